@@ -1,0 +1,64 @@
+# Xiuhua: `make run` serves the demo, `make test` runs every check. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+export FLASK_APP := wsgi.py
+
+.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+migrate: venv
+	mkdir -p instance
+	$(BIN)/flask db upgrade heads
+
+demo-data: migrate
+	$(BIN)/flask demo-data --if-empty
+
+# Demo server on http://127.0.0.1:8000 with fake WeChat login, plus the job worker.
+run: export APP_ENV ?= development
+run: export WECHAT_MODE ?= fake
+run: demo-data
+	$(BIN)/huey_consumer server.jobs.huey --workers 1 --quiet & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+worker: venv
+	$(BIN)/huey_consumer server.jobs.huey --workers 2
+
+test: venv
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory schemas-check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The same suite on PostgreSQL + Redis (see .ci/run).
+test-pg: export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+test-pg: export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+test-pg: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: venv
+	APP_ENV=testing $(BIN)/flask schemas export
+
+schemas-check: venv
+	APP_ENV=testing $(BIN)/flask schemas check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,5 @@
+"""Blueprints called by the mini-program, registered in this order."""
+
+from miniprogram_api import auth, users
+
+BLUEPRINTS = (auth.blp, users.blp)

@@ -1,0 +1,35 @@
+"""WeChat login and logout."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.auth import LoginSchema, TokenSchema
+from server.auth import auth_required, bearer_token, token_ttl
+from server.services import auth as auth_service
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat login")
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, args):
+        """Log in with the code from wx.login()"""
+        ttl = token_ttl()
+        token, record = auth_service.login(args["code"], ttl)
+        return {
+            "token": token,
+            "expires_at": record.expires_at,
+            "expires_in": ttl,
+            "user": record.user,
+        }
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @auth_required()
+    @blp.response(204)
+    def post(self):
+        """Log out: revoke this token"""
+        auth_service.revoke_token(bearer_token())

@@ -1,0 +1,1 @@
+"""Marshmallow schemas shared with the mini-program; exported to ``schemas/dist``."""

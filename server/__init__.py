@@ -1,0 +1,70 @@
+"""The application factory: it only wires."""
+
+from flask import Flask
+
+from server import config as config_module
+from server.db import engine_options, init_request_transactions
+from server.extensions import api, db, migrate, wechat
+from server.flask_app import XiuhuaFlask
+from server.requestlog import init_request_log
+from server.security import init_security_headers
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = XiuhuaFlask(__name__, instance_path=str(config_module.INSTANCE_DIR))
+    app.config.update(config_module.from_env())
+    app.config.update(API_SETTINGS)
+    if config:
+        app.config.update(config)
+    config_module.check_production(app.config)
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+    )
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+API_SETTINGS = {
+    "API_TITLE": "Xiuhua 绣花 — 城市管理小程序 API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "v1/openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/static/",
+    "PROPAGATE_EXCEPTIONS": False,
+}
+
+
+def register_extensions(app: Flask) -> None:
+    import server.models  # noqa: F401  (every table known to Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.INSTANCE_DIR.parent / "migrations"))
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Token from /auth/login"}
+    )
+    wechat.init_app(app)
+    init_request_transactions(app)
+    init_request_log(app)
+    init_security_headers(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from miniprogram_api import BLUEPRINTS
+    from server import health
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from server import cli
+
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)

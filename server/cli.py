@@ -1,0 +1,138 @@
+"""Command-line tools: ``flask users``, ``flask demo-data``, ``flask schemas``."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from server import demo
+from server.extensions import api, db
+from server.models.users import User
+from server.services import users as users_service
+
+DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
+
+users_cli = AppGroup("users", help="Manage accounts and roles.")
+schemas_cli = AppGroup("schemas", help="Export the schemas shared with the mini-program.")
+
+
+@users_cli.command("grant")
+@click.argument("openid")
+@click.argument("role", type=click.Choice(["staff", "admin"]))
+def grant(openid: str, role: str) -> None:
+    """Give a user the staff or admin role (their tokens are revoked)."""
+    user = users_service.set_role(users_service.find_by_openid(openid), role)
+    db.session.commit()
+    click.echo(f"{user.openid}: {user.role}")
+
+
+@users_cli.command("revoke")
+@click.argument("openid")
+def revoke(openid: str) -> None:
+    """Take staff/admin away: the user is a resident again."""
+    user = users_service.set_role(users_service.find_by_openid(openid), "resident")
+    db.session.commit()
+    click.echo(f"{user.openid}: {user.role}")
+
+
+@users_cli.command("ban")
+@click.argument("openid")
+@click.option("--lift", is_flag=True, help="Lift the ban instead.")
+def ban(openid: str, lift: bool) -> None:
+    """Ban a user (all tokens revoked) or lift a ban."""
+    user = users_service.set_banned(users_service.find_by_openid(openid), not lift)
+    db.session.commit()
+    click.echo(f"{user.openid}: {user.status}")
+
+
+@users_cli.command("list")
+@click.option("--role", type=click.Choice(["resident", "staff", "admin"]))
+def list_users(role: str | None) -> None:
+    """List accounts (phone numbers masked)."""
+    query = select(User).order_by(User.id)
+    if role:
+        query = query.where(User.role == role)
+    for user in db.session.scalars(query):
+        click.echo(
+            f"{user.id}\t{user.openid}\t{user.role}\t{user.status}\t"
+            f"{user.nickname or ''}\t{user.phone_masked or ''}"
+        )
+
+
+@click.command("demo-data")
+@click.option("--if-empty", is_flag=True, help="Only load into an empty database.")
+def demo_data(if_empty: bool) -> None:
+    """Load clearly-labelled demo data (【演示】); refused in production."""
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("demo data is never loaded in production")
+    if if_empty and not demo.is_empty():
+        click.echo("database not empty: demo data not loaded")
+        return
+    if demo.has_real_users():
+        raise click.ClickException("this database holds real accounts: demo data not loaded")
+    demo.load_all()
+    db.session.commit()
+    click.echo("demo data loaded")
+
+
+def _json_schemas(spec: dict) -> dict[str, dict]:
+    """One standalone JSON Schema (draft 2020-12) per component schema."""
+    components = spec.get("components", {}).get("schemas", {})
+    raw = json.dumps(components).replace("#/components/schemas/", "#/$defs/")
+    defs = json.loads(raw)
+    result = {}
+    for name, schema in defs.items():
+        document = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{name}.schema.json",
+            "title": name,
+            **schema,
+        }
+        if "#/$defs/" in json.dumps(schema):
+            document["$defs"] = defs
+        result[f"{name}.schema.json"] = document
+    return result
+
+
+def _rendered() -> dict[str, str]:
+    spec = api.spec.to_dict()
+    files = {"openapi.json": spec}
+    files.update(_json_schemas(spec))
+    return {
+        name: json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        for name, content in files.items()
+    }
+
+
+@schemas_cli.command("export")
+def export() -> None:
+    """Write schemas/dist/openapi.json and one JSON Schema per schema."""
+    DIST.mkdir(parents=True, exist_ok=True)
+    files = _rendered()
+    for stale in DIST.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (DIST / name).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(files)} files to {DIST}")
+
+
+@schemas_cli.command("check")
+def check() -> None:
+    """Fail when schemas/dist differs from what the code would export."""
+    files = _rendered()
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in DIST.glob("*.json")}
+    stale = sorted(
+        name for name in files.keys() | on_disk.keys() if files.get(name) != on_disk.get(name)
+    )
+    if stale:
+        click.echo("schemas/dist is stale (run `make schemas`): " + ", ".join(stale), err=True)
+        sys.exit(1)
+    click.echo(f"schemas/dist up to date ({len(files)} files)")
+
+
+COMMANDS = (users_cli, schemas_cli, demo_data)

@@ -1,0 +1,73 @@
+"""Configuration, read from the environment once at start-up.
+
+Tests pass a mapping to ``create_app`` instead. Production refuses to start
+with unsafe settings (see ``check_production``).
+"""
+
+import json
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+# Values that must never be used as a production secret.
+KNOWN_DEV_SECRETS = {"", "dev", "change-me", "dev-secret-not-for-production", "secret"}
+# A Fernet key that is public (it is in this file): fine for demo data, refused in production.
+DEV_DATA_KEY = "ZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24tMDAwMDA="
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or incomplete."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(environ: os._Environ | dict | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if environ is None else environ
+    app_env = env.get("APP_ENV", "development")
+    return {
+        "APP_ENV": app_env,
+        "SECRET_KEY": env.get("SECRET_KEY", "dev-secret-not-for-production"),
+        "SQLALCHEMY_DATABASE_URI": env.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xiuhua.db'}"
+        ),
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "WECHAT_APPID": env.get("WECHAT_APPID", ""),
+        "WECHAT_SECRET": env.get("WECHAT_SECRET", ""),
+        "WECHAT_MODE": env.get("WECHAT_MODE", "fake" if app_env != "production" else "real"),
+        "WECHAT_TIMEOUT": float(env.get("WECHAT_TIMEOUT", "5")),
+        # Subscribe-message template ids by Xiuhua template name, as JSON.
+        "WECHAT_TEMPLATES": json.loads(env.get("WECHAT_TEMPLATES") or "{}"),
+        "WECHAT_MINIPROGRAM_STATE": env.get("WECHAT_MINIPROGRAM_STATE", "formal"),
+        "TOKEN_TTL_SECONDS": int(env.get("TOKEN_TTL_SECONDS", "7200")),
+        "DATA_ENCRYPTION_KEYS": env.get("DATA_ENCRYPTION_KEYS", DEV_DATA_KEY),
+        "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(11 * 1024 * 1024))),
+        "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH", str(INSTANCE_DIR / "huey.db")),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "DEBUG_ERRORS": _bool(env.get("DEBUG_ERRORS")),
+    }
+
+
+def check_production(config: dict) -> None:
+    """Stop start-up with a clear message when production settings are unsafe."""
+    if config.get("APP_ENV") != "production":
+        return
+    problems = []
+    if config.get("SECRET_KEY", "") in KNOWN_DEV_SECRETS or len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY is missing, too short (< 32 chars) or a known default")
+    if config.get("WECHAT_MODE") != "real":
+        problems.append("WECHAT_MODE must be 'real' (fake login is impossible in production)")
+    if not config.get("WECHAT_APPID") or not config.get("WECHAT_SECRET"):
+        problems.append("WECHAT_APPID and WECHAT_SECRET are required")
+    keys = config.get("DATA_ENCRYPTION_KEYS", "")
+    if not keys or DEV_DATA_KEY in keys.split(","):
+        problems.append("DATA_ENCRYPTION_KEYS is missing or contains the public development key")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems))

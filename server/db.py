@@ -1,0 +1,56 @@
+"""Database wiring: SQLite pragmas and write locks, one transaction per request.
+
+SQLite: WAL, ``busy_timeout``, foreign keys on, and write transactions start with
+``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing half-way
+(DOMAIN.md §5). Reads (GET/HEAD/OPTIONS requests) begin a deferred transaction
+and run concurrently under WAL. PostgreSQL needs none of this.
+"""
+
+import sqlite3
+from contextvars import ContextVar
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn):
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def engine_options(uri: str, busy_timeout_ms: int) -> dict:
+    if uri.startswith("sqlite"):
+        return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 5}
+
+
+def _mark_read_only_requests():
+    _write_intent.set(request.method not in READ_METHODS)
+
+
+def _reset_write_intent(exc=None):
+    _write_intent.set(True)
+
+
+def init_request_transactions(app: Flask) -> None:
+    app.before_request(_mark_read_only_requests)
+    app.teardown_request(_reset_write_intent)

@@ -1,0 +1,20 @@
+"""The Flask class: Chinese JSON as UTF-8 and one transaction per request."""
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from server.extensions import db
+
+
+class JSONProvider(DefaultJSONProvider):
+    ensure_ascii = False  # Chinese text as UTF-8, not \\uXXXX escapes
+
+
+class XiuhuaFlask(Flask):
+    json_provider_class = JSONProvider
+
+    def dispatch_request(self):
+        """Commit once after the view returns; any exception rolls the request back."""
+        rv = super().dispatch_request()
+        db.session.commit()
+        return rv

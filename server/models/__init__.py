@@ -1,0 +1,3 @@
+"""Every model module, imported so that Alembic and ``db.create_all`` see all tables."""
+
+from server.models import idempotency, outbox, users  # noqa: F401
