@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 # Values that must never be used as a production secret.
@@ -28,6 +30,8 @@ def _bool(value: str | None, default: bool = False) -> bool:
 
 def from_env(environ: os._Environ | dict | None = None) -> dict:
     """Build the Flask config mapping from environment variables."""
+    if environ is None:
+        load_dotenv(INSTANCE_DIR.parent / ".env")  # optional; real environment wins
     env = os.environ if environ is None else environ
     app_env = env.get("APP_ENV", "development")
     return {
