@@ -15,6 +15,10 @@ class XiuhuaFlask(Flask):
 
     def dispatch_request(self):
         """Commit once after the view returns; any exception rolls the request back."""
-        rv = super().dispatch_request()
-        db.session.commit()
+        try:
+            rv = super().dispatch_request()
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
         return rv
