@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from schemas.auth import LoginSchema, TokenSchema
 from server.auth import auth_required, bearer_token, token_ttl
+from server.ratelimit import per_ip
 from server.services import auth as auth_service
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat login")
@@ -12,6 +13,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat
 
 @blp.route("/login")
 class Login(MethodView):
+    @per_ip("LOGIN_IP")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, args):

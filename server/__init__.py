@@ -1,11 +1,13 @@
 """The application factory: it only wires."""
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import config as config_module
 from server.db import engine_options, init_request_transactions
 from server.extensions import api, db, migrate, wechat
 from server.flask_app import XiuhuaFlask
+from server.ratelimit import init_limiter
 from server.requestlog import init_request_log
 from server.security import init_security_headers
 
@@ -21,6 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS",
         engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]),
     )
+    if app.config["PROXY_FIX_X_FOR"]:
+        n = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -49,6 +54,7 @@ def register_extensions(app: Flask) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Token from /auth/login"}
     )
     wechat.init_app(app)
+    init_limiter(app)
     init_request_transactions(app)
     init_request_log(app)
     init_security_headers(app)

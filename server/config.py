@@ -55,6 +55,9 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(11 * 1024 * 1024))),
         "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH", str(INSTANCE_DIR / "huey.db")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Number of trusted reverse proxies (nginx) in front of gunicorn; 0 = none.
+        "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
+        **{key: value for key, value in env.items() if key.startswith("RATELIMIT_")},
         "DEBUG_ERRORS": _bool(env.get("DEBUG_ERRORS")),
     }
 

@@ -142,7 +142,9 @@ class XiuhuaApi(Api):
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         if code == 429 and "Retry-After" not in headers:
-            headers["Retry-After"] = str(getattr(error, "retry_after", None) or 60)
+            from server.ratelimit import retry_after_seconds
+
+            headers["Retry-After"] = str(retry_after_seconds())
         if current_app.config.get("DEBUG_ERRORS") and original is not None:
             errors = {**(errors or {}), "debug": repr(original)}
         return _payload(code, machine, message, errors), code, headers

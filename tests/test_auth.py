@@ -274,3 +274,28 @@ def test_login_is_logged_without_secrets(client, caplog):
     assert "dev:loggy" not in caplog.text
     assert "POST /api/v1/auth/login 200" in caplog.text
     assert time.time()  # the log line carries a duration, checked above by format
+
+
+@pytest.mark.config(RATELIMIT_LOGIN_IP="3/minute")
+def test_login_limited_per_ip(client):
+    for i in range(3):
+        assert login(client, code=f"dev:ip{i}").status_code == 200
+    resp = login(client, code="dev:ip9")
+    assert resp.status_code == 429
+    assert resp.get_json()["error"] == "rate_limited"
+    assert int(resp.headers["Retry-After"]) > 0
+    other_ip = client.post(
+        "/api/v1/auth/login", json={"code": "dev:ip9"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
+    assert other_ip.status_code == 200
+
+
+@pytest.mark.config(RATELIMIT_LOGIN_OPENID="2/minute")
+def test_login_limited_per_openid(client):
+    assert login(client, code="dev:same").status_code == 200
+    assert login(client, code="dev:same").status_code == 200
+    resp = login(client, code="dev:same")
+    assert resp.status_code == 429
+    assert resp.get_json()["error"] == "rate_limited"
+    assert resp.headers["Retry-After"]
+    assert login(client, code="dev:different").status_code == 200

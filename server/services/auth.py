@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from server.errors import AppError
+from server import ratelimit
 from server.extensions import db, wechat
 from server.models.users import ApiToken, User
 from server.timeutil import utcnow
@@ -54,6 +55,7 @@ def issue_token(
 def login(code: str, ttl_seconds: int) -> tuple[str, ApiToken]:
     """Exchange a ``wx.login`` code for a bearer token, creating the account on first login."""
     identity = wechat.code_to_session(code)
+    ratelimit.hit("LOGIN_OPENID", identity.openid)
     user = _get_or_create_user(identity.openid, identity.unionid)
     if user.status == "banned":
         raise AppError(403, "account_banned", "账号已被停用，如有疑问请联系12319")

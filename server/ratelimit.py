@@ -1,0 +1,78 @@
+"""Abuse limits (Flask-Limiter): per client IP and per user, shared across workers via Redis.
+
+Each limit is a config value (``RATELIMIT_<NAME>``, the ``limits`` syntax such as
+``"5/minute;30/day"``), so operations can tune it without a release. A breach is a
+429 in the error shape with ``Retry-After``.
+"""
+
+import time
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from limits import parse_many
+
+from server.auth import current_user
+from server.errors import AppError
+
+DEFAULT_LIMITS = {
+    "RATELIMIT_LOGIN_IP": "30/minute;300/hour",
+    "RATELIMIT_LOGIN_OPENID": "10/minute",
+}
+
+
+def client_ip() -> str:
+    # Behind nginx, ProxyFix (PROXY_FIX_X_FOR) has already put the client's address here.
+    return request.remote_addr or "unknown"
+
+
+def _user_key() -> str:
+    user = current_user()
+    return f"user:{user.id}" if user is not None else f"ip:{client_ip()}"
+
+
+# X-RateLimit headers are off: Flask-Limiter would put a Retry-After on every response.
+limiter = Limiter(key_func=client_ip, key_prefix="xiuhua:rl", headers_enabled=False)
+
+
+def retry_after_seconds() -> int:
+    """Seconds until the limit just breached in this request lets the client in again."""
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
+
+
+def init_limiter(app) -> None:
+    for key, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(key, value)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    limiter.init_app(app)
+
+
+def _configured(name: str):
+    return lambda: current_app.config[f"RATELIMIT_{name}"]
+
+
+def per_ip(name: str):
+    """Limit a view per client IP with the ``RATELIMIT_<name>`` setting."""
+    return limiter.limit(_configured(name), key_func=client_ip, scope=name.lower())
+
+
+def per_user(name: str):
+    """Limit a view per logged-in user (place it below ``auth_required``)."""
+    return limiter.limit(_configured(name), key_func=_user_key, scope=name.lower())
+
+
+def hit(name: str, identity: str) -> None:
+    """Count one event for ``identity`` (e.g. an openid) outside a decorator; 429 when over."""
+    for item in parse_many(current_app.config[f"RATELIMIT_{name}"]):
+        if not limiter.limiter.hit(item, name.lower(), identity):
+            reset_at, _ = limiter.limiter.get_window_stats(item, name.lower(), identity)
+            retry_after = max(1, int(reset_at - time.time()))
+            raise AppError(
+                429,
+                "rate_limited",
+                "操作太频繁，请稍后再试",
+                headers={"Retry-After": str(retry_after)},
+            )
