@@ -10,7 +10,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from server import demo
+from server.backup import backup_command, restore_command
 from server.extensions import api, db
+from server.keys import keys_cli
 from server.models.users import User
 from server.services import users as users_service
 
@@ -135,4 +137,4 @@ def check() -> None:
     click.echo(f"schemas/dist up to date ({len(files)} files)")
 
 
-COMMANDS = (users_cli, schemas_cli, demo_data)
+COMMANDS = (users_cli, schemas_cli, demo_data, keys_cli, backup_command, restore_command)

@@ -7,8 +7,8 @@ import secrets
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import AppError
 from server import ratelimit
+from server.errors import AppError
 from server.extensions import db, wechat
 from server.models.users import ApiToken, User
 from server.timeutil import utcnow
