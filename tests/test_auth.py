@@ -113,6 +113,7 @@ def test_real_login_sends_expected_query_and_hides_session_key(client, mocked_we
     resp = login(client, code="081abcCode")
     assert resp.status_code == 200
     assert len(mocked_wechat.calls) == 1  # no access_token fetch for this call
+    assert mocked_wechat.calls[0].request.req_kwargs["timeout"] == 5  # never blocks longer
     raw = resp.get_data(as_text=True) + str(resp.headers)
     assert SESSION_KEY not in raw
     user = db.session.scalar(select(User))
