@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export FLASK_APP := wsgi.py
 
-.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean
+.PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ test-pg: export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:543
 test-pg: export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 test-pg: venv
 	$(BIN)/pytest
+
+# A longer, still deterministic, schemathesis run than the one in `make test`.
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/test_fuzz.py
 
 lint: venv
 	$(BIN)/ruff check .

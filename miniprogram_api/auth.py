@@ -16,6 +16,8 @@ class Login(MethodView):
     @per_ip("LOGIN_IP")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")  # invalid or used code
+    @blp.alt_response(403, response="FORBIDDEN")  # banned, or blocked by WeChat
     def post(self, args):
         """Log in with the code from wx.login()"""
         ttl = token_ttl()

@@ -97,6 +97,14 @@ def _from_original(original: BaseException | None) -> AppError | None:
 
 class XiuhuaApi(Api):
     ERROR_SCHEMA = ErrorSchema
+    # Error responses are documented per operation (server/openapi.py), not as a catch-all.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, *args, **kwargs):
+        from server.openapi import ErrorResponsesPlugin
+
+        kwargs.setdefault("spec_kwargs", {"extra_plugins": [ErrorResponsesPlugin()]})
+        super().__init__(*args, **kwargs)
 
     def _register_error_handlers(self):
         super()._register_error_handlers()

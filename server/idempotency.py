@@ -25,6 +25,7 @@ from server.timeutil import utcnow
 HEADER = "Idempotency-Key"
 KEEP_FOR = dt.timedelta(hours=24)
 _DOC = {
+    "x-idempotent": True,
     "parameters": [
         {
             "in": "header",
@@ -34,7 +35,7 @@ _DOC = {
             "repeat it when retrying the same submission.",
             "schema": {"type": "string", "minLength": 8, "maxLength": 64},
         }
-    ]
+    ],
 }
 
 

@@ -9,6 +9,7 @@ import time
 
 from flask import current_app, request
 from flask_limiter import Limiter
+from flask_smorest import Blueprint
 from limits import parse_many
 
 from server.auth import current_user
@@ -54,14 +55,23 @@ def _configured(name: str):
     return lambda: current_app.config[f"RATELIMIT_{name}"]
 
 
+def _limited(name: str, key_func):
+    limit = limiter.limit(_configured(name), key_func=key_func, scope=name.lower())
+
+    def decorator(func):
+        return Blueprint.doc(**{"x-rate-limited": True})(limit(func))
+
+    return decorator
+
+
 def per_ip(name: str):
     """Limit a view per client IP with the ``RATELIMIT_<name>`` setting."""
-    return limiter.limit(_configured(name), key_func=client_ip, scope=name.lower())
+    return _limited(name, client_ip)
 
 
 def per_user(name: str):
     """Limit a view per logged-in user (place it below ``auth_required``)."""
-    return limiter.limit(_configured(name), key_func=_user_key, scope=name.lower())
+    return _limited(name, _user_key)
 
 
 def hit(name: str, identity: str) -> None:
