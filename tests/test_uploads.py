@@ -1,0 +1,636 @@
+"""Photo uploads: checks on the bytes, stripping and orienting, storage, claim, cleanup."""
+
+import datetime as dt
+import errno
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pillow_heif
+import pytest
+from PIL import ExifTags, Image, ImageCms
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from server import jobs
+from server.errors import AppError
+from server.extensions import db
+from server.models.uploads import Upload
+from server.services import uploads as uploads_service
+from server.services.uploads import images, storage
+from server.timeutil import utcnow
+from tests.conftest import auth_headers, make_user
+
+RED, BLUE, WHITE = (220, 20, 20), (20, 20, 220), (255, 255, 255)
+# Hangzhou West Lake, WGS-84 (DMS as cameras write it)
+GPS_WEST_LAKE = ("N", (30.0, 15.0, 36.0), "E", (120.0, 8.0, 24.0))
+
+
+# -- factories: images made in memory -----------------------------------------------------------
+def two_colour(size=(60, 30), left=RED, right=BLUE, mode="RGB") -> Image.Image:
+    image = Image.new(mode, size, right)
+    image.paste(left, (0, 0, size[0] // 2, size[1]))
+    return image
+
+
+def make_exif(orientation: int | None = None, gps=None) -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "TestCam"
+    exif[ExifTags.Base.Model] = "Serial-12345"
+    if orientation:
+        exif[ExifTags.Base.Orientation] = orientation
+    if gps:
+        ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        (
+            ifd[ExifTags.GPS.GPSLatitudeRef],
+            ifd[ExifTags.GPS.GPSLatitude],
+            ifd[ExifTags.GPS.GPSLongitudeRef],
+            ifd[ExifTags.GPS.GPSLongitude],
+        ) = gps
+    return exif.tobytes()
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def jpeg(size=(60, 30), orientation=None, gps=None, icc=True, **params) -> bytes:
+    if icc:
+        params["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return encode(
+        two_colour(size),
+        "JPEG",
+        quality=95,
+        exif=make_exif(orientation, gps),
+        comment=b"secret comment",
+        xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>secret-xmp</x:xmpmeta>",
+        **params,
+    )
+
+
+def noisy_jpeg(size=(800, 600)) -> bytes:
+    return encode(Image.effect_noise(size, 60).convert("RGB"), "JPEG", quality=90)
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG claiming huge dimensions with a few bytes of data: what a bomb looks like."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def post_form(client, headers, fields: dict):
+    # Encoded in memory: the test client would spool big bodies to a file it never closes.
+    boundary, body = encode_multipart(fields)
+    return client.post(
+        "/api/v1/uploads",
+        data=body,
+        headers=headers,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def upload(client, headers, data: bytes, filename="photo.jpg", mimetype="image/jpeg"):
+    """What wx.uploadFile sends: one multipart part named ``file``."""
+    return post_form(
+        client, headers, {"file": FileStorage(io.BytesIO(data), filename, content_type=mimetype)}
+    )
+
+
+def stored_files(app) -> list[Path]:
+    root = Path(app.config["UPLOAD_DIR"])
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
+
+def upload_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Upload))
+
+
+def fetch(client, url: str):
+    path = url.split("://", 1)[-1].split("/", 1)[1]
+    resp = client.get("/" + path)
+    body = resp.get_data()
+    resp.close()
+    return resp, body
+
+
+def open_stored(client, url: str) -> tuple[Image.Image, bytes]:
+    resp, body = fetch(client, url)
+    assert resp.status_code == 200
+    return Image.open(io.BytesIO(body)), body
+
+
+def near(pixel, colour, tolerance=40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
+
+
+def assert_nothing_written(app):
+    assert upload_count() == 0
+    assert stored_files(app) == []
+
+
+@pytest.fixture
+def headers(resident):
+    return auth_headers(resident)
+
+
+# -- the happy path -----------------------------------------------------------------------------
+@pytest.mark.parametrize("icc", [True, False], ids=["with-icc", "without-icc"])
+def test_jpeg_upload_is_oriented_stripped_and_thumbnailed(client, resident, headers, icc):
+    resp = upload(client, headers, jpeg(orientation=6, gps=GPS_WEST_LAKE, icc=icc))
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert set(body) == {
+        "id",
+        "url",
+        "thumb_url",
+        "width",
+        "height",
+        "size_bytes",
+        "content_type",
+        "expires_at",
+        "location_hint",
+    }
+    # orientation 6: the camera held sideways; the stored pixels are upright
+    assert (body["width"], body["height"]) == (30, 60)
+    assert body["content_type"] == "image/jpeg"
+    assert body["expires_at"].endswith("+08:00")
+    row = db.session.get(Upload, body["id"])
+    assert row.owner_id == resident.id and row.used_at is None
+    assert row.expires_at - row.created_at == dt.timedelta(hours=24)
+
+    image, raw = open_stored(client, body["url"])
+    assert image.format == "JPEG" and image.size == (30, 60)
+    assert near(image.getpixel((15, 5)), RED) and near(image.getpixel((15, 55)), BLUE)
+    assert body["size_bytes"] == len(raw) == row.size_bytes
+    # no metadata at all: EXIF (with GPS), XMP, comment, ICC
+    assert len(image.getexif()) == 0
+    assert not {"exif", "xmp", "comment", "icc_profile"} & set(image.info)
+    for marker in (b"Exif\0\0", b"GPS", b"TestCam", b"Serial-12345", b"secret", b"ICC_PROFILE"):
+        assert marker not in raw
+    assert b"\xff\xe1" not in raw  # no APP1 segment
+
+    thumb, _ = open_stored(client, body["thumb_url"])
+    assert thumb.format == "JPEG" and thumb.size == (30, 60)  # small photos are not enlarged
+
+
+def test_gps_offered_as_location_hint_in_both_datums(client, headers):
+    hint = upload(client, headers, jpeg(gps=GPS_WEST_LAKE)).get_json()["location_hint"]
+    assert hint["coord_type"] == "gcj02"
+    assert hint["wgs84"] == {"lat": 30.26, "lng": 120.14, "coord_type": "wgs84"}
+    # GCJ-02 is shifted by a few hundred metres from WGS-84 in Hangzhou
+    assert 0.001 < abs(hint["lat"] - 30.26) < 0.01
+    assert 0.001 < abs(hint["lng"] - 120.14) < 0.01
+
+
+@pytest.mark.parametrize(
+    "gps",
+    [
+        None,
+        ("N", (0.0, 0.0, 0.0), "E", (0.0, 0.0, 0.0)),  # "no fix" written as (0, 0)
+        ("N", (51.0, 30.0, 0.0), "W", (0.0, 7.0, 0.0)),  # London: outside the service area
+        ("S", (30.0, 15.0, 36.0), "E", (120.0, 8.0, 24.0)),  # southern hemisphere
+    ],
+)
+def test_no_location_hint_without_usable_gps(client, headers, gps):
+    resp = upload(client, headers, jpeg(gps=gps))
+    assert resp.status_code == 201
+    assert resp.get_json()["location_hint"] is None
+
+
+def test_big_photo_is_capped_and_thumbnail_made(client, headers):
+    body = upload(client, headers, encode(two_colour((3000, 1000)), "JPEG")).get_json()
+    assert (body["width"], body["height"]) == (2560, 853)
+    thumb, _ = open_stored(client, body["thumb_url"])
+    assert thumb.size == (480, 160)
+    assert near(thumb.getpixel((10, 80)), RED) and near(thumb.getpixel((470, 80)), BLUE)
+
+
+@pytest.mark.parametrize(
+    "data, filename",
+    [
+        (encode(two_colour(mode="RGBA"), "PNG"), "screenshot.png"),
+        (encode(two_colour(), "WEBP", quality=90), "photo.webp"),
+        (encode(two_colour(), "HEIF", quality=90), "IMG_0001.HEIC"),
+    ],
+    ids=["png", "webp", "heic"],
+)
+def test_png_webp_heic_are_stored_as_jpeg(client, headers, data, filename):
+    resp = upload(client, headers, data, filename=filename, mimetype="application/octet-stream")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert (body["width"], body["height"]) == (60, 30)
+    image, _ = open_stored(client, body["url"])
+    assert image.format == "JPEG"
+    assert near(image.getpixel((5, 15)), RED) and near(image.getpixel((55, 15)), BLUE)
+
+
+def test_heic_orientation_applied_once(client, headers):
+    data = encode(two_colour(), "HEIF", quality=90, exif=make_exif(orientation=6))
+    body = upload(client, headers, data, filename="IMG.HEIC").get_json()
+    assert (body["width"], body["height"]) == (30, 60)
+    image, _ = open_stored(client, body["url"])
+    assert near(image.getpixel((15, 5)), RED) and near(image.getpixel((15, 55)), BLUE)
+
+
+def test_transparency_flattened_on_white(client, headers):
+    image = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    image.paste((*RED, 255), (0, 0, 20, 40))
+    body = upload(client, headers, encode(image, "PNG"), filename="a.png").get_json()
+    stored, _ = open_stored(client, body["url"])
+    assert near(stored.getpixel((5, 20)), RED) and near(stored.getpixel((35, 20)), WHITE)
+
+
+def test_animated_image_keeps_first_frame(client, headers):
+    frames = [Image.new("RGB", (40, 40), RED), Image.new("RGB", (40, 40), BLUE)]
+    data = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    body = upload(client, headers, data, filename="anim.webp").get_json()
+    stored, _ = open_stored(client, body["url"])
+    assert near(stored.getpixel((20, 20)), RED)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "LA", "CMYK", "I;16", "1"])
+def test_unusual_pixel_modes_are_normalised(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    data = encode(Image.new(mode, (20, 10)), fmt)
+    photo = images.process(data)
+    stored = Image.open(io.BytesIO(photo.data))
+    assert stored.mode in ("RGB", "L") and stored.size == (20, 10)
+
+
+def test_draft_mode_never_decodes_below_stored_size():
+    data = noisy_jpeg((5400, 2400))  # DCT scaling by 2 still leaves 2700 > 2560
+    photo = images.process(data)
+    assert (photo.width, photo.height) == (2560, 1138)
+    assert images.process(data, draft=False).width == 2560
+
+
+# -- bad input: each a clear 4xx, nothing written -----------------------------------------------
+def test_upload_requires_login(app, client):
+    resp = upload(client, {}, jpeg())
+    assert resp.status_code == 401
+    assert_nothing_written(app)
+
+
+@pytest.mark.parametrize(
+    "data, filename, mimetype, status, error",
+    [
+        (
+            b"hello, I am not a photo\n" * 10,
+            "photo.jpg",
+            "image/jpeg",
+            415,
+            "unsupported_image_type",
+        ),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "a.svg", "image/svg+xml", 415, None),
+        (encode(two_colour(), "GIF"), "a.gif", "image/gif", 415, None),
+        (encode(two_colour(), "BMP"), "photo.jpg", "image/jpeg", 415, None),
+        (encode(two_colour(), "TIFF"), "photo.jpg", "image/jpeg", 415, None),
+        (noisy_jpeg()[:6000], "photo.jpg", "image/jpeg", 422, "corrupt_image"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 100, "photo.jpg", "image/jpeg", 422, "corrupt_image"),
+        (encode(two_colour(), "PNG")[:60], "a.png", "image/png", 422, "corrupt_image"),
+        (png_header_only(20000, 20000), "bomb.png", "image/png", 422, "image_too_large"),
+        (png_header_only(9000, 9000), "bomb.png", "image/png", 422, "image_too_large"),
+        (png_header_only(7000, 6000), "big.png", "image/png", 422, "image_too_large"),
+        (png_header_only(13000, 100), "long.png", "image/png", 422, "image_too_large"),
+        (b"", "empty.jpg", "image/jpeg", 422, "empty_file"),
+    ],
+    ids=[
+        "text-named-jpg",
+        "svg",
+        "gif",
+        "bmp-named-jpg",
+        "tiff-named-jpg",
+        "truncated-jpeg",
+        "jpeg-header-only",
+        "truncated-png",
+        "bomb-400mp",
+        "bomb-81mp",
+        "42mp",
+        "side-13000",
+        "empty",
+    ],
+)
+def test_bad_files_rejected(app, client, headers, data, filename, mimetype, status, error):
+    resp = upload(client, headers, data, filename=filename, mimetype=mimetype)
+    assert resp.status_code == status, resp.get_json()
+    body = resp.get_json()
+    assert body["code"] == status
+    assert body["error"] == (error or "unsupported_image_type")
+    assert body["message"]
+    assert_nothing_written(app)
+
+
+def test_file_over_10_mb_is_413(app, client, headers):
+    data = jpeg() + b"\0" * (10 * 1024 * 1024)  # a valid JPEG with padding, just over 10 MB
+    resp = upload(client, headers, data)
+    assert resp.status_code == 413
+    assert resp.get_json()["error"] == "file_too_large"
+    assert_nothing_written(app)
+
+
+def test_body_over_max_content_length_refused_early(app, client, headers):
+    assert app.config["MAX_CONTENT_LENGTH"] == 11 * 1024 * 1024
+    resp = upload(client, headers, b"\xff\xd8\xff" + b"\0" * (12 * 1024 * 1024))
+    assert resp.status_code == 413
+    body = resp.get_json()
+    assert body["error"] == "file_too_large" and body["message"]
+    assert_nothing_written(app)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"image": FileStorage(io.BytesIO(b"x"), "a.jpg")}, {"file": "not a file"}],
+    ids=["no-field", "wrong-field-name", "text-field"],
+)
+def test_missing_file_field_is_422(app, client, headers, form):
+    resp = post_form(client, headers, form)
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert body["error"] == "validation_error"
+    assert "file" in body["errors"]["files"]
+    assert_nothing_written(app)
+
+
+def test_json_body_instead_of_multipart_is_422(client, headers):
+    resp = client.post("/api/v1/uploads", json={"file": "abc"}, headers=headers)
+    assert resp.status_code == 422
+    assert resp.get_json()["error"] == "validation_error"
+
+
+# -- storage failures ---------------------------------------------------------------------------
+def test_unwritable_upload_dir_is_503(app, client, headers, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the upload directory should be")
+    app.config["UPLOAD_DIR"] = str(blocker)
+    resp = upload(client, headers, jpeg())
+    assert resp.status_code == 503
+    body = resp.get_json()
+    assert body["error"] == "storage_unavailable" and body["message"]
+    assert resp.headers["Retry-After"]
+    assert upload_count() == 0
+
+
+def test_disk_full_is_507_and_leaves_no_file(app, client, headers, monkeypatch):
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "fsync", full)
+    resp = upload(client, headers, jpeg())
+    assert resp.status_code == 507
+    assert resp.get_json()["error"] == "storage_full"
+    assert resp.headers["Retry-After"]
+    assert_nothing_written(app)
+
+
+def test_second_file_failing_removes_the_first(app, client, headers, monkeypatch):
+    real_replace, calls = os.replace, []
+
+    def flaky_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(storage.os, "replace", flaky_replace)
+    resp = upload(client, headers, jpeg())
+    assert resp.status_code == 503
+    assert_nothing_written(app)
+
+
+def test_database_failure_on_insert_removes_files(app, client, headers, monkeypatch):
+    def broken_flush(*args, **kwargs):
+        raise sa_exc.OperationalError("INSERT INTO uploads", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(db.session, "flush", broken_flush)
+    resp = upload(client, headers, jpeg())
+    monkeypatch.undo()
+    assert resp.status_code == 503
+    assert resp.get_json()["error"] == "database_unavailable"
+    assert_nothing_written(app)
+
+
+def test_failed_commit_removes_files(app, client, headers, monkeypatch):
+    def broken_commit():
+        raise sa_exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(db.session, "commit", broken_commit)
+    resp = upload(client, headers, jpeg())
+    monkeypatch.undo()
+    assert resp.status_code == 503
+    assert_nothing_written(app)
+
+
+def test_files_doomed_in_a_rolled_back_transaction_stay(app, tmp_path):
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(b"x")
+    storage.remove_after_commit(root, ["a.jpg"])
+    db.session.rollback()
+    assert (root / "a.jpg").exists()
+    storage.remove_after_commit(root, ["a.jpg"])
+    db.session.commit()
+    assert not (root / "a.jpg").exists()
+
+
+# -- serving the files --------------------------------------------------------------------------
+def test_files_served_with_long_cache_and_content_type(client, headers):
+    body = upload(client, headers, jpeg()).get_json()
+    assert body["url"].startswith("http://localhost/media/")
+    resp, raw = fetch(client, body["url"])
+    assert resp.status_code == 200
+    assert resp.mimetype == "image/jpeg"
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert raw[:3] == b"\xff\xd8\xff"
+    etag = resp.headers["ETag"]
+    path = body["url"].split("localhost", 1)[1]
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    again.close()
+
+
+@pytest.mark.config(MEDIA_BASE_URL="https://img.example.gov.cn/media/")
+def test_media_base_url_used_for_links(client, headers):
+    body = upload(client, headers, jpeg()).get_json()
+    row = db.session.get(Upload, body["id"])
+    assert body["url"] == f"https://img.example.gov.cn/media/{row.path}"
+    assert body["thumb_url"] == f"https://img.example.gov.cn/media/{row.thumb_path}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/2026/11/AAAAAAAAAAAAAAAAAAAAAAAA.jpg",  # well-formed, unknown
+        "/media/../../etc/passwd",
+        "/media/..%2f..%2fetc%2fpasswd",
+        "/media/2026/11/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/media/%2e%2e/%2e%2e/xiuhua.db",
+        "/media/2026/11/.secret.tmp",
+        "/media/stray.txt",
+    ],
+)
+def test_unknown_or_malicious_media_paths_are_404(app, client, path):
+    root = Path(app.config["UPLOAD_DIR"])
+    (root / "2026" / "11").mkdir(parents=True)
+    (root / "stray.txt").write_text("not a photo")
+    (root / "2026" / "11" / ".secret.tmp").write_text("half a photo")
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert resp.get_json()["error"] == "not_found"
+    resp.close()
+
+
+def test_openapi_documents_multipart_file(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    post = spec["paths"]["/api/v1/uploads"]["post"]
+    content = post["requestBody"]["content"]["multipart/form-data"]
+    schema = content["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    assert schema["properties"]["file"] == {**schema["properties"]["file"], "format": "binary"}
+    assert {"201", "413", "415", "422", "507"} <= set(post["responses"])
+
+
+# -- claim: once, by the owner, within 24 hours -------------------------------------------------
+def new_upload(client, user) -> int:
+    resp = upload(client, auth_headers(user), jpeg())
+    assert resp.status_code == 201
+    return resp.get_json()["id"]
+
+
+def test_claim_once_by_owner_within_24_hours(client, resident):
+    other = make_user(nickname="别人")
+    first, second = new_upload(client, resident), new_upload(client, resident)
+    theirs = new_upload(client, other)
+
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, [first, theirs], "complaint")
+    assert caught.value.code == 422 and caught.value.error == "invalid_photos"
+    db.session.rollback()
+
+    later = utcnow() + dt.timedelta(hours=25)
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, [first], "complaint", now=later)
+    assert caught.value.error == "invalid_photos"
+    db.session.rollback()
+
+    claimed = uploads_service.claim(resident, [second, first], "complaint")
+    assert [u.id for u in claimed] == [second, first]
+    db.session.commit()
+    assert all(u.used_for == "complaint" and u.used_at for u in claimed)
+
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, [first], "complaint")
+    assert caught.value.error == "invalid_photos"
+    db.session.rollback()
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, [999_999], "complaint")
+    assert caught.value.error == "invalid_photos"
+    db.session.rollback()
+
+
+def test_claim_rejects_too_many_and_duplicates(app, resident):
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, list(range(1, 11)), "complaint")
+    assert caught.value.error == "too_many_photos"
+    with pytest.raises(AppError) as caught:
+        uploads_service.claim(resident, [1, 1], "complaint")
+    assert caught.value.error == "duplicate_photos"
+    assert uploads_service.claim(resident, [], "complaint") == []
+
+
+# -- cleanup ------------------------------------------------------------------------------------
+def make_expired(upload_id: int, ago: dt.timedelta) -> Upload:
+    row = db.session.get(Upload, upload_id)
+    row.created_at = utcnow() - ago - dt.timedelta(hours=24)
+    row.expires_at = utcnow() - ago
+    db.session.commit()
+    return row
+
+
+def files_of(app, row: Upload) -> list[Path]:
+    root = Path(app.config["UPLOAD_DIR"])
+    return [root / row.path, root / row.thumb_path]
+
+
+def test_purge_job_deletes_expired_unused_uploads_and_files(app, client, resident):
+    used, stale, fresh, just_expired = (new_upload(client, resident) for _ in range(4))
+    uploads_service.claim(resident, [used], "complaint")
+    db.session.commit()
+    for upload_id in (used, stale):
+        make_expired(upload_id, dt.timedelta(days=2))
+    make_expired(just_expired, dt.timedelta(minutes=20))  # within the grace period
+    stale_files = files_of(app, db.session.get(Upload, stale))
+    assert all(p.exists() for p in stale_files)
+
+    assert jobs.purge_uploads.call_local() == 1
+
+    db.session.expire_all()
+    assert db.session.get(Upload, stale) is None
+    assert not any(p.exists() for p in stale_files)
+    for upload_id in (used, fresh, just_expired):
+        row = db.session.get(Upload, upload_id)
+        assert row is not None and all(p.exists() for p in files_of(app, row))
+    assert jobs.purge_uploads.call_local() == 0
+
+
+def test_orphan_sweep_removes_only_old_unknown_files(app, client, resident):
+    row = db.session.get(Upload, new_upload(client, resident))
+    known = files_of(app, row)
+    month = known[0].parent
+    old_orphan = month / "BBBBBBBBBBBBBBBBBBBBBBBB.jpg"
+    old_temp = month / ".CCCCCCCCCCCCCCCCCCCCCCCC.jpg.1a2b3c4d.tmp"
+    new_orphan = month / "DDDDDDDDDDDDDDDDDDDDDDDD.jpg"
+    three_days_ago = (utcnow() - dt.timedelta(days=3)).timestamp()
+    for path in (old_orphan, old_temp, new_orphan):
+        path.write_bytes(b"x")
+    for path in (old_orphan, old_temp, *known):
+        os.utime(path, (three_days_ago, three_days_ago))
+
+    assert jobs.sweep_upload_files.call_local() == 2
+    assert not old_orphan.exists() and not old_temp.exists()
+    assert new_orphan.exists() and all(p.exists() for p in known)
+
+
+# -- account deletion ---------------------------------------------------------------------------
+def test_account_deletion_removes_unused_uploads_keeps_used_ones(app, client, resident):
+    other = make_user(nickname="别人")
+    used, unused = new_upload(client, resident), new_upload(client, resident)
+    theirs = new_upload(client, other)
+    uploads_service.claim(resident, [used], "complaint")
+    db.session.commit()
+    unused_files = files_of(app, db.session.get(Upload, unused))
+
+    resp = client.delete("/api/v1/me", headers=auth_headers(resident))
+    assert resp.status_code == 204
+
+    db.session.expire_all()
+    assert db.session.get(Upload, unused) is None
+    assert not any(p.exists() for p in unused_files)
+    kept = db.session.get(Upload, used)
+    assert kept.owner_id is None and kept.used_for == "complaint"
+    assert all(p.exists() for p in files_of(app, kept))
+    assert db.session.get(Upload, theirs).owner_id == other.id
+
+
+def test_heif_support_is_registered():
+    # HEIC from iPhones is decoded by pillow-heif (libheif); it must stay registered.
+    assert "HEIF" in Image.OPEN
+    assert pillow_heif.libheif_info()["decoders"]
