@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export FLASK_APP := wsgi.py
 
-.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean
+.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean \
+	bench-photos
 
 venv: $(STAMP)
 
@@ -59,6 +60,10 @@ schemas: venv
 
 schemas-check: venv
 	APP_ENV=testing $(BIN)/flask schemas check
+
+# Photo processing time and peak memory (bench/uploads/photos.py; figures in bench/RESULTS.md).
+bench-photos: venv
+	PYTHONPATH=. $(BIN)/python bench/uploads/photos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

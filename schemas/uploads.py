@@ -5,6 +5,7 @@ from marshmallow import fields
 
 from schemas.common import BaseSchema, CSTDateTime
 from server.media import media_url
+from server.services.uploads.images import STORED_SIDE, THUMB_SIDE
 
 
 class UploadFileSchema(BaseSchema):
@@ -44,12 +45,12 @@ class PhotoSchema(BaseSchema):
     url = fields.Function(
         lambda upload: media_url(upload.path),
         required=True,
-        metadata={"description": "The photo (JPEG, longest side at most 2560 px)"},
+        metadata={"description": f"The photo (JPEG, longest side at most {STORED_SIDE} px)"},
     )
     thumb_url = fields.Function(
         lambda upload: media_url(upload.thumb_path),
         required=True,
-        metadata={"description": "Thumbnail (JPEG, longest side at most 480 px)"},
+        metadata={"description": f"Thumbnail (JPEG, longest side at most {THUMB_SIDE} px)"},
     )
     width = fields.Integer(required=True)
     height = fields.Integer(required=True)

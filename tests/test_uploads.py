@@ -189,6 +189,21 @@ def test_jpeg_upload_is_oriented_stripped_and_thumbnailed(client, resident, head
     assert thumb.format == "JPEG" and thumb.size == (30, 60)  # small photos are not enlarged
 
 
+def test_no_database_transaction_held_while_processing(client, resident, headers, monkeypatch):
+    seen = []
+    real_process = images.process
+
+    def spying_process(data, **kwargs):
+        seen.append(db.session().in_transaction())
+        return real_process(data, **kwargs)
+
+    monkeypatch.setattr(images, "process", spying_process)
+    resp = upload(client, headers, jpeg())
+    assert resp.status_code == 201
+    assert seen == [False]
+    assert db.session.get(Upload, resp.get_json()["id"]).owner_id == resident.id
+
+
 def test_gps_offered_as_location_hint_in_both_datums(client, headers):
     hint = upload(client, headers, jpeg(gps=GPS_WEST_LAKE)).get_json()["location_hint"]
     assert hint["coord_type"] == "gcj02"
@@ -215,7 +230,7 @@ def test_no_location_hint_without_usable_gps(client, headers, gps):
 
 def test_big_photo_is_capped_and_thumbnail_made(client, headers):
     body = upload(client, headers, encode(two_colour((3000, 1000)), "JPEG")).get_json()
-    assert (body["width"], body["height"]) == (2560, 853)
+    assert (body["width"], body["height"]) == (2000, 667)
     thumb, _ = open_stored(client, body["thumb_url"])
     assert thumb.size == (480, 160)
     assert near(thumb.getpixel((10, 80)), RED) and near(thumb.getpixel((470, 80)), BLUE)
@@ -275,10 +290,12 @@ def test_unusual_pixel_modes_are_normalised(mode):
 
 
 def test_draft_mode_never_decodes_below_stored_size():
-    data = noisy_jpeg((5400, 2400))  # DCT scaling by 2 still leaves 2700 > 2560
+    data = encode(two_colour((4100, 300)), "JPEG")  # scaling by 2 leaves 2050 ≥ 2000
     photo = images.process(data)
-    assert (photo.width, photo.height) == (2560, 1138)
-    assert images.process(data, draft=False).width == 2560
+    assert (photo.width, photo.height) == (2000, 146)
+    assert (images.process(data, draft=False).width, photo.thumb[:3]) == (2000, b"\xff\xd8\xff")
+    stored = Image.open(io.BytesIO(photo.data))
+    assert near(stored.getpixel((100, 70)), RED) and near(stored.getpixel((1900, 70)), BLUE)
 
 
 # -- bad input: each a clear 4xx, nothing written -----------------------------------------------

@@ -29,19 +29,25 @@ PURGE_BATCH = 1000
 
 
 def create_upload(owner: User, stream: IO[bytes], now: dt.datetime | None = None) -> Upload:
-    """Check, re-encode and store one photo for ``owner``.
+    """Check, re-encode and store one photo for ``owner``; call it first in a transaction.
 
     The returned upload carries ``location_hint`` (GPS from EXIF, or None); the
     position itself is not stored.
     """
+    owner_id = owner.id
     data = stream.read(images.MAX_BYTES + 1)
+    # Nothing is written yet: end the read-only transaction that authentication
+    # opened, so no SQLite write lock or PostgreSQL connection is held while the
+    # photo is decoded and encoded (a few hundred ms). ``owner`` is expired now.
+    if not (db.session.new or db.session.dirty or db.session.deleted):
+        db.session.rollback()
     photo = images.process(data)
     now = now or utcnow()
     root = storage.upload_root()
     path, thumb_path = storage.new_names(now)
     storage.write_files(root, {path: photo.data, thumb_path: photo.thumb})
     upload = Upload(
-        owner_id=owner.id,
+        owner_id=owner_id,
         path=path,
         thumb_path=thumb_path,
         content_type=images.CONTENT_TYPE,
