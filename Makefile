@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export FLASK_APP := wsgi.py
 
 .PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
+.PHONY: bench-photos
 
 venv: $(STAMP)
 
@@ -63,6 +64,10 @@ schemas: venv
 
 schemas-check: venv
 	APP_ENV=testing $(BIN)/flask schemas check
+
+# Photo processing time and peak memory (bench/uploads/photos.py; figures in bench/RESULTS.md).
+bench-photos: venv
+	PYTHONPATH=. $(BIN)/python bench/uploads/photos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

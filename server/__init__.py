@@ -62,11 +62,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from miniprogram_api import BLUEPRINTS
-    from server import health
+    from server import health, media
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
+    app.register_blueprint(media.bp)
 
 
 def register_commands(app: Flask) -> None:

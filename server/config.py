@@ -52,6 +52,8 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "DATA_ENCRYPTION_KEYS": env.get("DATA_ENCRYPTION_KEYS", DEV_DATA_KEY),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        # Public base URL of UPLOAD_DIR when nginx or a CDN serves it; else this server's /media/.
+        "MEDIA_BASE_URL": env.get("MEDIA_BASE_URL", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(11 * 1024 * 1024))),
         "HUEY_SQLITE_PATH": env.get("HUEY_SQLITE_PATH", str(INSTANCE_DIR / "huey.db")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),

@@ -101,3 +101,25 @@ def purge_expired() -> None:
         auth.purge_expired_tokens()
         idempotency.purge_expired()
         db.session.commit()
+
+
+@huey.periodic_task(crontab(minute="23"))
+def purge_uploads() -> int:
+    """Delete photos uploaded but never used within their 24 hours (rows, then files)."""
+    from server.services import uploads
+
+    with app_context():
+        count = uploads.purge_expired()
+        db.session.commit()  # the files go once the rows are gone for good
+        return count
+
+
+@huey.periodic_task(crontab(hour="4", minute="17"))
+def sweep_upload_files() -> int:
+    """Delete photo files that no upload row refers to (left by crashes)."""
+    from server.services import uploads
+
+    with app_context():
+        count = uploads.sweep_orphan_files()
+        db.session.rollback()
+        return count
