@@ -14,6 +14,7 @@ from server.timeutil import utcnow
 
 DUPLICATE_DISTANCE_M = 30
 MAX_PHOTOS = 9
+COORD_EPSILON = 1e-7
 FIELDS = (
     "external_id",
     "name",
@@ -80,6 +81,8 @@ def apply(toilet: Toilet, values: dict) -> dict:
         if field not in values:
             continue
         old, new = getattr(toilet, field), values[field]
+        if field in ("lat", "lng") and old is not None and abs(old - new) < COORD_EPSILON:
+            continue  # a file rounded to 7 decimals (1 cm) has not moved the toilet
         if old != new:
             setattr(toilet, field, new)
             changes[field] = (old, new)

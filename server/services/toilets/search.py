@@ -120,12 +120,17 @@ def _filter_clauses(open_now: bool, facilities: tuple[str, ...]):
     return clauses
 
 
-def _ranked(lat, lng, radius_m, clauses, open_now, now) -> list[tuple[float, int]]:
-    """(distance, id) of every match within ``radius_m``, nearest first."""
-    query = select(Toilet.id, Toilet.lat, Toilet.lng, Toilet.status, Toilet.opening_hours).where(
+def candidates_query(lat: float, lng: float, radius_m: float, clauses=()):
+    """The one query of a search ring: the box around the circle, through the index."""
+    return select(Toilet.id, Toilet.lat, Toilet.lng, Toilet.status, Toilet.opening_hours).where(
         box_clause(*circle_box(lat, lng, radius_m)), *clauses
     )
+
+
+def _ranked(lat, lng, radius_m, clauses, open_now, now) -> list[tuple[float, int]]:
+    """(distance, id) of every match within ``radius_m``, nearest first."""
     ranked = []
+    query = candidates_query(lat, lng, radius_m, clauses)
     for toilet_id, t_lat, t_lng, status, rule in db.session.execute(query):
         distance = geo.haversine_m(lat, lng, t_lat, t_lng)
         if distance > radius_m:

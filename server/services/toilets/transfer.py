@@ -195,6 +195,24 @@ def import_file(actor: User | None, filename: str, raw: bytes, **options) -> dic
     return import_rows(actor, rows, file_format=kind, **options)
 
 
+def describe(result: dict) -> str:
+    """The import result as text for the command line, one problem per line."""
+    head = "（试运行，未写入）" if result["dry_run"] else ""
+    lines = [
+        f"{head}共 {result['total']} 行：新增 {result['created']}，更新 {result['updated']}，"
+        f"未变 {result['unchanged']}，错误 {len(result['errors'])}，"
+        f"疑似重复 {len(result['duplicates'])}"
+    ]
+    for error in result["errors"]:
+        for field, messages in error["errors"].items():
+            text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else messages
+            lines.append(f"第{error['row']}行 [{error['external_id'] or '-'}] {field}: {text}")
+    for dup in result["duplicates"]:
+        near = ", ".join(f"#{n['toilet_id']} {n['name']} {n['distance_m']}米" for n in dup["near"])
+        lines.append(f"第{dup['row']}行 [{dup['external_id']}] 疑似重复：{near}")
+    return "\n".join(lines)
+
+
 # -- exporting ----------------------------------------------------------------------------------
 def osm_tags(toilet: Toilet) -> dict[str, str]:
     """The toilet as OpenStreetMap ``amenity=toilets`` tags, plus ``xiuhua:*`` for the rest."""
