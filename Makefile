@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export FLASK_APP := wsgi.py
 
-.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean
+.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean bench-toilets
 
 venv: $(STAMP)
 
@@ -59,6 +59,10 @@ schemas: venv
 
 schemas-check: venv
 	APP_ENV=testing $(BIN)/flask schemas check
+
+# Toilet finder benchmark (a few minutes; needs wrk and PostgreSQL): bench/RESULTS.md.
+bench-toilets: venv
+	$(BIN)/python bench/toilets/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
