@@ -190,7 +190,7 @@ def wrk(url: str, script: Path | None, seconds: int) -> float:
     args = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
     if script:
         args += ["-s", str(script)]
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("Requests/sec"))
     errors = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
     if errors:
@@ -253,7 +253,9 @@ def run_database(name: str, url: str, seconds: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/xiuhua_toilets")
+    parser.add_argument(
+        "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/xiuhua_toilets"
+    )
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     args = parser.parse_args()
     if not shutil.which("wrk"):
