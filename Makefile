@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export FLASK_APP := wsgi.py
 
 .PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
-.PHONY: bench-photos
+.PHONY: bench-photos bench-toilets
 
 venv: $(STAMP)
 
@@ -68,6 +68,10 @@ schemas-check: venv
 # Photo processing time and peak memory (bench/uploads/photos.py; figures in bench/RESULTS.md).
 bench-photos: venv
 	PYTHONPATH=. $(BIN)/python bench/uploads/photos.py
+
+# Toilet finder benchmark (a few minutes; needs wrk and PostgreSQL): bench/RESULTS.md.
+bench-toilets: venv
+	$(BIN)/python bench/toilets/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

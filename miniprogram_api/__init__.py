@@ -1,5 +1,5 @@
 """Blueprints called by the mini-program, registered in this order."""
 
-from miniprogram_api import auth, uploads, users
+from miniprogram_api import auth, toilets, uploads, users
 
-BLUEPRINTS = (auth.blp, users.blp, uploads.blp)
+BLUEPRINTS = (auth.blp, users.blp, uploads.blp, toilets.blp, toilets.staff_blp)

@@ -20,6 +20,7 @@ DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
 
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 schemas_cli = AppGroup("schemas", help="Export the schemas shared with the mini-program.")
+toilets_cli = AppGroup("toilets", help="Public toilets: bulk import and open-data export.")
 
 
 @users_cli.command("grant")
@@ -137,4 +138,41 @@ def check() -> None:
     click.echo(f"schemas/dist up to date ({len(files)} files)")
 
 
-COMMANDS = (users_cli, schemas_cli, demo_data, keys_cli, backup_command, restore_command)
+@toilets_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--coord-type", type=click.Choice(["gcj02", "wgs84"]), default="gcj02")
+@click.option("--dry-run", is_flag=True, help="Check every row, import nothing.")
+@click.option("--allow-duplicates", is_flag=True, help="Import rows within 30 m of a toilet too.")
+def import_toilets(path: Path, coord_type: str, dry_run: bool, allow_duplicates: bool) -> None:
+    """Import toilets from CSV or GeoJSON; exits 1 when some rows were not imported."""
+    from server.services.toilets import transfer
+
+    result = transfer.import_file(
+        None, path.name, path.read_bytes(), coord_type=coord_type, dry_run=dry_run,
+        allow_duplicates=allow_duplicates,
+    )  # fmt: skip
+    db.session.commit()
+    click.echo(transfer.describe(result))
+    sys.exit(1 if result["errors"] or result["duplicates"] else 0)
+
+
+@toilets_cli.command("export")
+@click.argument("output", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), default="geojson")
+@click.option("--include-removed", is_flag=True)
+def export_toilets(output, fmt: str, include_removed: bool) -> None:
+    """Export toilets (GCJ-02, OpenStreetMap tags) to OUTPUT or stdout."""
+    from server.services.toilets import transfer
+
+    output.write(getattr(transfer, f"export_{fmt}")(include_removed))
+
+
+COMMANDS = (
+    users_cli,
+    schemas_cli,
+    toilets_cli,
+    demo_data,
+    keys_cli,
+    backup_command,
+    restore_command,
+)

@@ -1,0 +1,298 @@
+"""Toilet finder benchmark: nearest-search latency at 1k / 100k / 1M toilets on SQLite and
+PostgreSQL beside a brute-force full scan, and gunicorn throughput of /toilets/nearby
+against a bare Flask endpoint under the same gunicorn configuration (100k toilets).
+
+Data: a national platform, not one dense blob. Toilets sit in "cities" of 150 spread over
+China's bounding box (about 4 km across, like Xinmi's 136); Xinmi is always one of them.
+Growing from 1k to 1M adds cities, as a national platform grows, so a query in Xinmi
+should cost the same at any size if the index works (the issue's target: p50 at 1M ≤ 2×
+p50 at 1k). The brute-force scan reads and measures every row, as one popular map does.
+
+Run with ``make bench-toilets`` (a few minutes; everything bounded, traffic to 127.0.0.1).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("APP_ENV", "testing")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+
+from server import create_app, geo  # noqa: E402
+from server.extensions import db  # noqa: E402
+from server.models.toilets import Toilet, lat_cell  # noqa: E402
+from server.services.toilets import search  # noqa: E402
+from server.timeutil import utcnow  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+XINMI = (34.5318, 113.3850)
+CITY_SIZE = 150
+SIZES = (1_000, 100_000, 1_000_000)
+RULES = ("24/7", "Mo-Su 06:00-22:00", "05:30-23:00", "Mo-Fr 08:30-17:30; PH off")
+QUERIES = 200
+BRUTE_RUNS = {1_000: 50, 100_000: 5, 1_000_000: 3}
+
+
+def city_centres(count: int, rng: random.Random) -> list[tuple[float, float]]:
+    centres = [XINMI]
+    while len(centres) < count:
+        centres.append((rng.uniform(22.0, 45.0), rng.uniform(100.0, 125.0)))
+    return centres
+
+
+def rows_for(centres, start_city: int, count: int, rng: random.Random):
+    now = utcnow()
+    made = 0
+    city = start_city
+    while made < count:
+        c_lat, c_lng = centres[city]
+        for _ in range(min(CITY_SIZE, count - made)):
+            lat = c_lat + rng.gauss(0, 0.012)
+            lng = c_lng + rng.gauss(0, 0.015)
+            yield {
+                "name": f"bench-{city}-{made}",
+                "lat": lat,
+                "lng": lng,
+                "lat_cell": lat_cell(lat),
+                "category": "class_2",
+                "opening_hours": rng.choice(RULES),
+                "third_restroom": rng.choice(("yes", "no", "unknown")),
+                "photo_ids": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+            made += 1
+        city += 1
+
+
+def load(count_before: int, count_after: int, centres, rng) -> None:
+    batch = []
+    start_city = count_before // CITY_SIZE
+    for row in rows_for(centres, start_city, count_after - count_before, rng):
+        batch.append(row)
+        if len(batch) == 20_000:
+            db.session.execute(insert(Toilet), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(Toilet), batch)
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def query_points(centres, n_cities: int, rng) -> list[tuple[float, float]]:
+    points = []
+    for i in range(QUERIES):
+        c_lat, c_lng = XINMI if i % 2 == 0 else centres[rng.randrange(n_cities)]
+        points.append((c_lat + rng.gauss(0, 0.01), c_lng + rng.gauss(0, 0.012)))
+    return points
+
+
+def brute_force(lat, lng, limit=10, radius=1000):
+    ranked = sorted(
+        (geo.haversine_m(lat, lng, t_lat, t_lng), t_id)
+        for t_id, t_lat, t_lng in db.session.execute(
+            select(Toilet.id, Toilet.lat, Toilet.lng).where(Toilet.status != "removed")
+        )
+    )
+    return [pair for pair in ranked if pair[0] <= radius][:limit]
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def measure(size, centres, rng) -> dict:
+    points = query_points(centres, size // CITY_SIZE, rng)
+    for lat, lng in points[:20]:  # warm-up (and parse caches)
+        search.nearby(lat, lng)
+    timings = []
+    for lat, lng in points:
+        start = time.perf_counter()
+        search.nearby(lat, lng, radius_m=1000, limit=10)
+        timings.append((time.perf_counter() - start) * 1000)
+    brute = []
+    for lat, lng in points[: BRUTE_RUNS[size]]:
+        start = time.perf_counter()
+        expected = brute_force(lat, lng)
+        brute.append((time.perf_counter() - start) * 1000)
+        got = search.nearby(lat, lng, radius_m=1000, limit=10)
+        assert [(h.distance_m, h.toilet.id) for h in got.items] == expected, "mismatch"
+    return {
+        "size": size,
+        "p50_ms": statistics.median(timings),
+        "p95_ms": percentile(timings, 0.95),
+        "brute_p50_ms": statistics.median(brute),
+        "brute_runs": len(brute),
+    }
+
+
+def explain(dialect: str) -> str:
+    clauses = search._filter_clauses(open_now=False, facilities=())
+    query = search.candidates_query(XINMI[0], XINMI[1], 1000, clauses)
+    sql = str(query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+    rows = db.session.execute(text(prefix + sql)).all()
+    db.session.rollback()
+    return " | ".join(" ".join(str(c) for c in row) for row in rows)
+
+
+# -- gunicorn throughput --------------------------------------------------------------------------
+WRK_SCRIPT = """
+math.randomseed(42)
+request = function()
+  local lat = 34.5318 + (math.random() - 0.5) * 0.03
+  local lng = 113.3850 + (math.random() - 0.5) * 0.036
+  return wrk.format("GET", string.format("/api/v1/toilets/nearby?lat=%.6f&lng=%.6f", lat, lng))
+end
+"""
+
+
+def gunicorn(app_spec: str, env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", app_spec],
+        cwd=ROOT,
+        env={**os.environ, **env, "BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESSLOG": "/dev/null"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except Exception:
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError(f"gunicorn {app_spec} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def wrk(url: str, script: Path | None, seconds: int) -> float:
+    args = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
+    if script:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("Requests/sec"))
+    errors = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    if errors:
+        raise RuntimeError(f"wrk saw errors: {errors}")
+    return float(line.split()[1])
+
+
+def throughput(database_url: str, seconds: int) -> dict:
+    script = OUT / "nearby.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {
+        "APP_ENV": "development",
+        "WECHAT_MODE": "fake",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    results = {}
+    for name, spec, url, lua in (
+        ("bare_flask", "bench.toilets.bare:app", "/bare", None),
+        ("nearby", "wsgi:app", "/api/v1/toilets/nearby", script),
+    ):
+        proc = gunicorn(spec, env, 8071)
+        try:
+            wrk(f"http://127.0.0.1:8071{url}", lua, 2)  # warm-up
+            results[name] = wrk(f"http://127.0.0.1:8071{url}", lua, seconds)
+        finally:
+            stop(proc)
+    results["ratio"] = results["nearby"] / results["bare_flask"]
+    return results
+
+
+def run_database(name: str, url: str, seconds: int) -> dict:
+    rng = random.Random(2026)
+    centres = city_centres(max(SIZES) // CITY_SIZE + 1, rng)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {}})
+    report = {"database": name, "sizes": []}
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        loaded = 0
+        for size in SIZES:
+            started = time.perf_counter()
+            load(loaded, size, centres, rng)
+            loaded = size
+            print(f"[{name}] loaded {size} in {time.perf_counter() - started:.1f}s", flush=True)
+            result = measure(size, centres, random.Random(size))
+            result["plan"] = explain(name)
+            report["sizes"].append(result)
+            print(f"[{name}] {json.dumps(result, ensure_ascii=False)}", flush=True)
+            if size == 100_000 and seconds:
+                db.session.remove()
+                report["throughput_100k"] = throughput(url, seconds)
+                print(f"[{name}] throughput {report['throughput_100k']}", flush=True)
+        db.session.remove()
+        db.engine.dispose()
+    first, last = report["sizes"][0], report["sizes"][-1]
+    report["p50_ratio_1m_vs_1k"] = last["p50_ms"] / first["p50_ms"]
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/xiuhua_toilets"
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    OUT.mkdir(parents=True, exist_ok=True)
+    sqlite_file = OUT / "toilets-bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
+    engine = create_engine(args.pg)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS toilets_bench CASCADE"))
+        conn.execute(text("CREATE SCHEMA toilets_bench"))
+    pg_url = f"{args.pg}?options=-csearch_path%3Dtoilets_bench"
+    reports = [
+        run_database("sqlite", f"sqlite:///{sqlite_file}", args.seconds),
+        run_database("postgresql", pg_url, args.seconds),
+    ]
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA toilets_bench CASCADE"))
+    (OUT / "toilets.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
+    print("\n| database | toilets | nearby p50 ms | p95 ms | brute-force p50 ms | brute / nearby |")
+    print("|---|---|---|---|---|---|")
+    for report in reports:
+        for r in report["sizes"]:
+            print(
+                f"| {report['database']} | {r['size']:,} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} "
+                f"| {r['brute_p50_ms']:.1f} | {r['brute_p50_ms'] / r['p50_ms']:.0f}× |"
+            )
+    for report in reports:
+        t = report.get("throughput_100k", {})
+        print(
+            f"{report['database']}: p50 1M / 1k = {report['p50_ratio_1m_vs_1k']:.2f}; "
+            f"gunicorn 100k: nearby {t.get('nearby', 0):.0f} req/s, bare Flask "
+            f"{t.get('bare_flask', 0):.0f} req/s, ratio {t.get('ratio', 0):.2f}"
+        )
+        print(f"{report['database']} plan at 1M: {report['sizes'][-1]['plan']}")
+
+
+if __name__ == "__main__":
+    main()

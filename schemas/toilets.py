@@ -1,0 +1,529 @@
+"""Toilet finder: search, detail, ratings, reports; staff editing, status, import, export."""
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from schemas.common import COORD_TYPES, BaseSchema, CoordinatesSchema, CSTDateTime, PageQuerySchema
+from server import geo
+from server.models.toilets import (
+    ACCESS,
+    CATEGORIES,
+    CATEGORY_LABELS,
+    FACILITIES,
+    KIND_LABELS,
+    KINDS,
+    REPORT_KINDS,
+    STATUSES,
+    TRISTATE,
+)
+from server.services.toilets import hours
+from server.services.toilets.search import MAX_BBOX_DEGREES, MAX_LIMIT, MAX_RADIUS_M
+from server.timeutil import local_today
+
+OPENING_HOURS_HELP = (
+    "营业时间格式不正确，请使用 OpenStreetMap opening_hours 写法，如 Mo-Su 06:00-22:00 或 24/7"
+)
+
+
+def _check_rule(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        hours.check(value)
+    except hours.InvalidRule:
+        raise ValidationError(OPENING_HOURS_HELP) from None
+
+
+# -- shared pieces ------------------------------------------------------------------------------
+class FacilitiesSchema(BaseSchema):
+    """Each facility is ``yes``, ``no`` or ``unknown`` (nobody checked yet)."""
+
+    accessible_stall = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    third_restroom = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    mother_baby_room = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    changing_table = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    free = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    paper = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+    handwashing = fields.String(validate=validate.OneOf(TRISTATE), load_default="unknown")
+
+
+class StallsSchema(BaseSchema):
+    male = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+    female = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+    accessible = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+
+
+class LocationSchema(Schema):
+    lat = fields.Float(required=True)
+    lng = fields.Float(required=True)
+    coord_type = fields.Constant("gcj02", metadata={"description": "Always GCJ-02"})
+
+
+# -- resident: search ---------------------------------------------------------------------------
+class NearbyQuerySchema(CoordinatesSchema):
+    radius = fields.Integer(
+        load_default=1000,
+        validate=validate.Range(min=50, max=MAX_RADIUS_M),
+        metadata={"description": f"Metres, 50–{MAX_RADIUS_M}"},
+    )
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_LIMIT))
+    open_now = fields.Boolean(load_default=False)
+    accessible = fields.Boolean(load_default=False, metadata={"description": "无障碍厕位"})
+    third_restroom = fields.Boolean(load_default=False, metadata={"description": "第三卫生间"})
+    baby_care = fields.Boolean(
+        load_default=False, metadata={"description": "母婴室 or baby changing table"}
+    )
+    free = fields.Boolean(load_default=False)
+
+
+class ToiletListQuerySchema(PageQuerySchema):
+    bbox = fields.String(
+        metadata={
+            "description": "GCJ-02 box `min_lng,min_lat,max_lng,max_lat` "
+            f"(at most {MAX_BBOX_DEGREES}° a side)"
+        }
+    )
+    district = fields.String(validate=validate.Length(max=32))
+
+    @post_load
+    def _parse_bbox(self, data, **kwargs):
+        raw = data.get("bbox")
+        if raw is None:
+            return data
+        try:
+            west, south, east, north = (float(part) for part in raw.split(","))
+        except ValueError:
+            raise ValidationError(
+                "范围格式应为 最小经度,最小纬度,最大经度,最大纬度", "bbox"
+            ) from None
+        if any(v != v for v in (west, south, east, north)):  # NaN
+            raise ValidationError("范围格式不正确", "bbox")
+        if not (west < east and south < north):
+            raise ValidationError("范围的最小值应小于最大值", "bbox")
+        if east - west > MAX_BBOX_DEGREES or north - south > MAX_BBOX_DEGREES:
+            raise ValidationError("范围过大，请放大地图后重试", "bbox")
+        s_china, w_china, n_china, e_china = geo.CHINA_BBOX
+        if east < w_china or west > e_china or north < s_china or south > n_china:
+            raise ValidationError("位置不在服务范围内", "bbox")
+        data["bbox"] = (west, south, east, north)
+        return data
+
+
+class ToiletSchema(BaseSchema):
+    """A toilet on the map or in a list, with whether it is open now."""
+
+    id = fields.Integer(dump_only=True)
+    name = fields.String()
+    address = fields.String()
+    district = fields.String()
+    street = fields.String()
+    location = fields.Method("_location", dump_only=True)
+    category = fields.String()
+    category_label = fields.String(dump_only=True)
+    kind = fields.String()
+    kind_label = fields.String(dump_only=True)
+    access = fields.String()
+    opening_hours = fields.String(allow_none=True)
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    reopen_on = fields.Date(allow_none=True)
+    is_open_now = fields.Boolean(
+        allow_none=True, metadata={"description": "null when the hours are unknown"}
+    )
+    next_change = CSTDateTime(
+        allow_none=True, metadata={"description": "When it next opens or closes"}
+    )
+    facilities = fields.Nested(FacilitiesSchema)
+    rating_avg = fields.Float(allow_none=True)
+    rating_count = fields.Integer()
+
+    def _location(self, obj) -> dict:
+        return {"lat": obj.lat, "lng": obj.lng, "coord_type": "gcj02"}
+
+
+class NearbyItemSchema(ToiletSchema):
+    distance_m = fields.Method("_distance", metadata={"type": "integer", "description": "Metres"})
+    walk_minutes = fields.Integer()
+
+    def _distance(self, obj) -> int:
+        return round(obj.distance_m)
+
+
+class NearbySchema(Schema):
+    items = fields.List(fields.Nested(NearbyItemSchema), required=True)
+    count = fields.Integer(required=True)
+    radius_m = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    fewer_than_limit = fields.Boolean(
+        required=True, metadata={"description": "Fewer than `limit` toilets inside the radius"}
+    )
+    beyond = fields.List(
+        fields.Nested(NearbyItemSchema),
+        required=True,
+        metadata={"description": "When fewer than `limit` are inside: the nearest outside it"},
+    )
+    message = fields.Method("_message")
+
+    def _message(self, obj) -> str | None:
+        if not obj.fewer_than_limit:
+            return None
+        if obj.items:
+            return f"{obj.radius_m}米内只有{obj.count}座符合条件的公厕"
+        if obj.beyond:
+            return f"{obj.radius_m}米内没有符合条件的公厕，已为你找到更远的"
+        return "附近没有符合条件的公厕"
+
+
+class WeekdayHoursSchema(Schema):
+    date = fields.Date()
+    weekday = fields.String()
+    hours = fields.String()
+    holiday = fields.Boolean()
+
+
+class RatingSummarySchema(Schema):
+    count = fields.Integer()
+    average = fields.Float(allow_none=True)
+    cleanliness = fields.Float(allow_none=True)
+    smell = fields.Float(allow_none=True)
+    facilities = fields.Float(allow_none=True)
+
+
+class ToiletDetailSchema(ToiletSchema):
+    managing_unit = fields.String()
+    contact_phone = fields.String()
+    stalls = fields.Method("_stalls")
+    photo_ids = fields.List(fields.Integer())
+    verified_at = CSTDateTime(allow_none=True)
+    updated_at = CSTDateTime()
+    week = fields.List(
+        fields.Nested(WeekdayHoursSchema),
+        metadata={"description": "Opening hours of the next seven days, one per weekday"},
+    )
+    rating = fields.Nested(RatingSummarySchema)
+    recent_reports = fields.Integer(metadata={"description": "Problem reports, last 30 days"})
+
+    def _stalls(self, obj) -> dict:
+        return {
+            "male": obj.stalls_male,
+            "female": obj.stalls_female,
+            "accessible": obj.stalls_accessible,
+        }
+
+
+# -- resident: ratings and reports --------------------------------------------------------------
+class RatingSchema(BaseSchema):
+    cleanliness = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    smell = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    facilities = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class MyRatingSchema(RatingSchema):
+    id = fields.Integer(dump_only=True)
+    toilet_id = fields.Integer(dump_only=True)
+    comment_status = fields.String(
+        dump_only=True, metadata={"description": "hidden: held for review, not shown to others"}
+    )
+    updated_at = CSTDateTime(dump_only=True)
+
+
+class CommentSchema(Schema):
+    """A public comment: no author identity is shown."""
+
+    cleanliness = fields.Integer()
+    smell = fields.Integer()
+    facilities = fields.Integer()
+    score = fields.Float()
+    comment = fields.String()
+    updated_at = CSTDateTime()
+
+
+class ReportCreateSchema(BaseSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+    note = fields.String(allow_none=True, validate=validate.Length(max=500))
+    photo_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1)),
+        load_default=list,
+        validate=validate.Length(max=3, error="最多3张照片"),
+    )
+
+
+class ReportSchema(Schema):
+    id = fields.Integer()
+    toilet_id = fields.Integer()
+    kind = fields.String()
+    note = fields.String(allow_none=True)
+    photo_ids = fields.List(fields.Integer())
+    status = fields.String()
+    created_at = CSTDateTime()
+    resolved_at = CSTDateTime(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+
+
+# -- staff ----------------------------------------------------------------------------------------
+class ToiletCreateSchema(BaseSchema):
+    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    address = fields.String(load_default="", validate=validate.Length(max=200))
+    district = fields.String(load_default="", validate=validate.Length(max=32))
+    street = fields.String(load_default="", validate=validate.Length(max=32))
+    location = fields.Nested(CoordinatesSchema, required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    kind = fields.String(load_default="sanitation", validate=validate.OneOf(KINDS))
+    access = fields.String(load_default="public", validate=validate.OneOf(ACCESS))
+    managing_unit = fields.String(load_default="", validate=validate.Length(max=64))
+    contact_phone = fields.String(
+        load_default="",
+        validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确"),
+    )
+    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_rule)
+    facilities = fields.Nested(FacilitiesSchema, load_default=dict)
+    stalls = fields.Nested(StallsSchema, load_default=dict)
+    photo_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=9)
+    )
+    allow_duplicate = fields.Boolean(
+        load_default=False, load_only=True, metadata={"description": "Add even within 30 m of one"}
+    )
+
+    @pre_load
+    def _strip(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("opening_hours"), str):
+            data = {**data, "opening_hours": data["opening_hours"].strip() or None}
+        return data
+
+    @validates_schema
+    def _access_fits_kind(self, data, **kwargs):
+        if data.get("kind") == "sanitation" and data.get("access") == "customers":
+            raise ValidationError("环卫公厕应对公众开放", "access")
+
+
+class ToiletUpdateSchema(ToiletCreateSchema):
+    """Every field optional (PATCH)."""
+
+
+class StaffToiletQuerySchema(PageQuerySchema):
+    q = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Name"})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class StaffToiletSchema(ToiletDetailSchema):
+    external_id = fields.String(allow_none=True)
+    created_at = CSTDateTime()
+
+
+class StatusChangeSchema(BaseSchema):
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    reason = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
+    reopen_on = fields.Date(allow_none=True, metadata={"description": "Expected reopening date"})
+
+    @validates_schema
+    def _reason_needed(self, data, **kwargs):
+        status = data.get("status")
+        if status in ("temporarily_closed", "removed") and not (data.get("reason") or "").strip():
+            raise ValidationError("请填写原因", "reason")
+        if data.get("reopen_on") is not None:
+            if status != "temporarily_closed":
+                raise ValidationError("只有暂停开放时才需要填写预计恢复日期", "reopen_on")
+            if data["reopen_on"] < local_today():
+                raise ValidationError("预计恢复日期不能早于今天", "reopen_on")
+
+
+class AuditActorSchema(Schema):
+    id = fields.Integer()
+    nickname = fields.String(allow_none=True)
+
+
+class AuditSchema(Schema):
+    id = fields.Integer()
+    action = fields.String()
+    actor = fields.Nested(AuditActorSchema, allow_none=True)
+    changes = fields.Dict(metadata={"description": "{field: [old, new]}"})
+    reason = fields.String(allow_none=True)
+    created_at = CSTDateTime()
+
+
+class StaffReportQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(("open", "resolved", "dismissed")))
+    toilet_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class StaffReportSchema(ReportSchema):
+    toilet_name = fields.String(attribute="toilet.name")
+    user_id = fields.Integer(allow_none=True)
+    resolved_by_id = fields.Integer(allow_none=True)
+
+
+class ReportResolveSchema(BaseSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(("resolved", "dismissed")))
+    note = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class StaffCommentSchema(CommentSchema):
+    id = fields.Integer()
+    toilet_id = fields.Integer()
+    comment_status = fields.String()
+
+
+class ModerateSchema(BaseSchema):
+    publish = fields.Boolean(required=True)
+
+
+class ImportFormSchema(BaseSchema):
+    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+    dry_run = fields.Boolean(load_default=False)
+    allow_duplicates = fields.Boolean(load_default=False)
+
+
+class ImportFileSchema(BaseSchema):
+    file = fields.Raw(
+        required=True, metadata={"type": "string", "format": "binary", "description": "CSV/GeoJSON"}
+    )
+
+
+class ImportResultSchema(Schema):
+    format = fields.String()
+    dry_run = fields.Boolean()
+    total = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    errors = fields.List(
+        fields.Dict(), metadata={"description": "[{row, external_id, errors: {field: [msg]}}]"}
+    )
+    duplicates = fields.List(
+        fields.Dict(), metadata={"description": "[{row, external_id, near: [{toilet_id, ...}]}]"}
+    )
+
+
+class ExportQuerySchema(BaseSchema):
+    format = fields.String(load_default="geojson", validate=validate.OneOf(("csv", "geojson")))
+    include_removed = fields.Boolean(load_default=False)
+
+
+# -- one import row (CSV line or GeoJSON feature), with OSM tag aliases -------------------------
+TRISTATE_WORDS = {
+    "yes": "yes", "no": "no", "unknown": "unknown", "": "unknown",
+    "是": "yes", "有": "yes", "否": "no", "无": "no", "未知": "unknown",
+    "true": "yes", "false": "no", "1": "yes", "0": "no", "limited": "yes",
+}  # fmt: skip
+CATEGORY_WORDS = {**{v: k for k, v in CATEGORY_LABELS.items()}, **{c: c for c in CATEGORIES}}
+KIND_WORDS = {**{v: k for k, v in KIND_LABELS.items()}, **{k: k for k in KINDS}}
+ACCESS_WORDS = {"yes": "public", "public": "public", "customers": "customers", "": "public"}
+# OSM tags (and our xiuhua:* tags) accepted as column names, as the export writes them.
+ALIASES = {
+    "ref": "external_id",
+    "addr:full": "address",
+    "addr:district": "district",
+    "addr:street": "street",
+    "operator": "managing_unit",
+    "phone": "contact_phone",
+    "wheelchair": "accessible_stall",
+    "toilets:paper_supplied": "paper",
+    "toilets:handwashing": "handwashing",
+    "xiuhua:category": "category",
+    "xiuhua:kind": "kind",
+    "xiuhua:third_restroom": "third_restroom",
+    "xiuhua:mother_baby_room": "mother_baby_room",
+    "xiuhua:stalls_male": "stalls_male",
+    "xiuhua:stalls_female": "stalls_female",
+    "xiuhua:stalls_accessible": "stalls_accessible",
+}
+
+
+def _word(mapping: dict, error: str):
+    def convert(value):
+        key = str(value).strip()
+        if key in mapping:
+            return mapping[key]
+        if key.lower() in mapping:
+            return mapping[key.lower()]
+        raise ValidationError(error)
+
+    return convert
+
+
+def _tristate() -> fields.Field:
+    return fields.Function(
+        deserialize=_word(TRISTATE_WORDS, "应为 yes/no/unknown（是/否/未知）"),
+        load_default="unknown",
+    )
+
+
+class ToiletImportRowSchema(BaseSchema):
+    """One row of a bulk import: our column names or OSM tags; blank cells mean unknown."""
+
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    address = fields.String(load_default="", validate=validate.Length(max=200))
+    district = fields.String(load_default="", validate=validate.Length(max=32))
+    street = fields.String(load_default="", validate=validate.Length(max=32))
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
+    category = fields.Function(
+        deserialize=_word(CATEGORY_WORDS, "类别应为 一类/二类/三类/附属式/活动式"), required=True
+    )
+    kind = fields.Function(
+        deserialize=_word(KIND_WORDS, "类型应为 环卫公厕/社会开放厕所"), load_default="sanitation"
+    )
+    access = fields.Function(
+        deserialize=_word(ACCESS_WORDS, "开放对象应为 public/customers"), load_default="public"
+    )
+    managing_unit = fields.String(load_default="", validate=validate.Length(max=64))
+    contact_phone = fields.String(
+        load_default="", validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确")
+    )
+    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_rule)
+    stalls_male = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+    stalls_female = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+    stalls_accessible = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
+    accessible_stall = _tristate()
+    third_restroom = _tristate()
+    mother_baby_room = _tristate()
+    changing_table = _tristate()
+    free = _tristate()
+    paper = _tristate()
+    handwashing = _tristate()
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        row = {}
+        for key, value in data.items():
+            key = ALIASES.get(str(key).strip(), str(key).strip())
+            if isinstance(value, str):
+                value = value.strip()
+            if value == "" and key in ("opening_hours", "stalls_male", "stalls_female",
+                                       "stalls_accessible", "fee", *FACILITIES):  # fmt: skip
+                value = None
+            row[key] = value
+        fee = row.pop("fee", None)
+        if fee is not None and "free" not in row:  # OSM fee=yes means not free
+            word = TRISTATE_WORDS.get(str(fee).lower(), str(fee))
+            row["free"] = {"yes": "no", "no": "yes"}.get(word, word)
+        return {k: v for k, v in row.items() if v is not None}
+
+    @validates_schema
+    def _place(self, data, **kwargs):
+        lat, lng = data.get("lat"), data.get("lng")
+        if lat is None or lng is None:
+            return
+        if (lat == 0 and lng == 0) or not geo.in_china_bbox(lat, lng):
+            raise ValidationError("坐标无效或不在服务范围内", "lat")
+        if data.get("kind") == "sanitation" and data.get("access") == "customers":
+            raise ValidationError("环卫公厕应对公众开放", "access")
+
+    @post_load
+    def _finish(self, data, **kwargs):
+        data["lat"], data["lng"] = geo.to_gcj02(data["lat"], data["lng"], data.pop("coord_type"))
+        return data

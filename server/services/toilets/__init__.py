@@ -1,0 +1,34 @@
+"""Toilet finder: nearest open toilets, details, ratings, reports, staff data management.
+
+Parts: ``search`` (index-backed nearest search and map lists), ``hours`` (opening hours),
+``manage`` (staff editing and the audit history), ``feedback`` (ratings, reports and the
+staff queue), ``transfer`` (bulk import and open-data export).
+"""
+
+import datetime as dt
+
+from server.models.toilets import Toilet
+from server.models.users import User
+from server.services.toilets import feedback, hours, manage, search, transfer
+from server.services.users import account_deleting
+from server.timeutil import utcnow
+
+__all__ = ["detail", "feedback", "hours", "manage", "search", "transfer"]
+
+
+def detail(toilet_id: int, now: dt.datetime | None = None) -> search.Shown:
+    """A toilet with its open state, the week's hours, ratings and recent problem reports."""
+    now = now or utcnow()
+    toilet: Toilet = manage.get(toilet_id)
+    shown = search.shown(toilet, now)
+    extra = {
+        "week": hours.week_table(toilet.opening_hours, now),
+        "rating": feedback.rating_summary(toilet),
+        "recent_reports": feedback.recent_problem_count(toilet, now),
+    }
+    return search.Shown(shown.toilet, shown.state, None, extra)
+
+
+@account_deleting.connect
+def _erase_personal_data(user: User, **kwargs) -> None:
+    feedback.erase_user(user)
