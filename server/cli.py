@@ -18,6 +18,7 @@ DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
 
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 schemas_cli = AppGroup("schemas", help="Export the schemas shared with the mini-program.")
+complaints_cli = AppGroup("complaints", help="Complaint reference data.")
 
 
 @users_cli.command("grant")
@@ -135,4 +136,14 @@ def check() -> None:
     click.echo(f"schemas/dist up to date ({len(files)} files)")
 
 
-COMMANDS = (users_cli, schemas_cli, demo_data)
+@complaints_cli.command("seed")
+def seed_complaints() -> None:
+    """Add missing units, categories, office hours and holidays (never overwrites edits)."""
+    from server.services.complaints import staff
+
+    added = staff.seed_reference_data()
+    db.session.commit()
+    click.echo(", ".join(f"{name}: +{count}" for name, count in added.items()))
+
+
+COMMANDS = (users_cli, schemas_cli, complaints_cli, demo_data)

@@ -15,6 +15,12 @@ class XiuhuaFlask(Flask):
 
     def dispatch_request(self):
         """Commit once after the view returns; any exception rolls the request back."""
-        rv = super().dispatch_request()
+        try:
+            rv = super().dispatch_request()
+        except BaseException:
+            # Roll back here, not only at teardown: under a test client the app context (and
+            # its session) outlives the request, and a failed request must leave nothing.
+            db.session.rollback()
+            raise
         db.session.commit()
         return rv
