@@ -416,6 +416,8 @@ class WorkHoursSchema(BaseSchema):
 
     @validates("periods")
     def _no_overlap(self, periods, **kwargs):
+        if not all("start_time" in p and "end_time" in p for p in periods):
+            return  # the nested field errors already say what is wrong
         ordered = sorted((p["start_time"], p["end_time"]) for p in periods)
         for start, end in ordered:
             if start >= end:

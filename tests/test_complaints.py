@@ -73,9 +73,13 @@ def file_complaint(client, user, key=None, **overrides):
     return client.post("/api/v1/complaints", json=complaint_body(**overrides), headers=headers)
 
 
-def make_complaint(reporter=None, category="B0102", now=None, **kwargs) -> Complaint:
+NEW = object()
+
+
+def make_complaint(reporter=NEW, category="B0102", now=None, **kwargs) -> Complaint:
     """A submitted complaint made through the service (no HTTP), committed."""
-    reporter = reporter or make_user(nickname="反映人")
+    if reporter is NEW:
+        reporter = make_user(nickname="反映人")
     complaint = cases.create_complaint(
         reporter,
         category,
@@ -524,3 +528,15 @@ def test_account_deletion_keeps_cases_without_personal_data(client, resident, st
     workflow.accept(db.session.get(Complaint, followed.id), staff)
     db.session.commit()
     assert db.session.scalar(mine) == before
+
+
+def test_demo_data_loads_labelled_cases_in_several_states(app):
+    make_user(openid="dev_alice")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    demo = db.session.scalars(select(Complaint).order_by(Complaint.id)).all()
+    assert [c.status for c in demo] == ["submitted", "dispatched", "closed"]
+    assert all(c.description.startswith("【演示】") for c in demo)
+    result = runner.invoke(args=["complaints", "seed"])
+    assert result.exit_code == 0 and "categories: +0" in result.output

@@ -171,11 +171,15 @@ def get_category(category_id: int) -> ComplaintCategory:
     return category
 
 
-def _check_unit(unit_id: int | None) -> None:
-    if unit_id is not None and db.session.get(ComplaintUnit, unit_id) is None:
+def _unit_or_none(unit_id: int | None) -> ComplaintUnit | None:
+    if unit_id is None:
+        return None
+    unit = db.session.get(ComplaintUnit, unit_id)
+    if unit is None:
         raise AppError(
             422, "invalid_unit", "处置单位不存在", errors={"json": {"unit_id": ["处置单位不存在"]}}
         )
+    return unit
 
 
 CATEGORY_FIELDS = (
@@ -196,13 +200,14 @@ def create_category(**values) -> ComplaintCategory:
         raise AppError(
             409, "category_exists", "该类别编码已存在", errors={"json": {"code": ["重复"]}}
         )
-    _check_unit(values.get("unit_id"))
+    unit = _unit_or_none(values.get("unit_id"))
     category = ComplaintCategory(
         code=code,
         kind="component" if code[0] == "B" else "event",
         class_code=code[1:3],
         **{field: values[field] for field in CATEGORY_FIELDS if field in values},
     )
+    category.unit = unit
     db.session.add(category)
     db.session.flush()
     return category
@@ -210,29 +215,12 @@ def create_category(**values) -> ComplaintCategory:
 
 def update_category(category: ComplaintCategory, **changes) -> ComplaintCategory:
     """Edit a category; a new time limit applies to cases dispatched from now on."""
-    if "unit_id" in changes:
-        _check_unit(changes["unit_id"])
     for field in CATEGORY_FIELDS:
-        if field in changes:
+        if field in changes and field != "unit_id":
             setattr(category, field, changes[field])
+    if "unit_id" in changes:
+        category.unit = _unit_or_none(changes["unit_id"])
     return category
-
-
-def categories_version() -> str:
-    """Changes whenever a category or unit changes: the list's ETag input."""
-    rows = db.session.execute(
-        select(
-            ComplaintCategory.id,
-            ComplaintCategory.name,
-            ComplaintCategory.icon,
-            ComplaintCategory.limit_value,
-            ComplaintCategory.limit_unit,
-            ComplaintCategory.active,
-            ComplaintCategory.sort_order,
-            ComplaintCategory.class_name,
-        ).order_by(ComplaintCategory.id)
-    ).all()
-    return repr(rows)
 
 
 # -- seeding ---------------------------------------------------------------------------------------
