@@ -2,9 +2,10 @@
 extensions, 回退, merging duplicates, closed-not-fixed, overdue, the queue and notifications."""
 
 import datetime as dt
+import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.extensions import db
 from server.jobs import sweep_outbox
@@ -385,3 +386,33 @@ def test_workflow_service_runs_without_http(app):
     assert complaint.deadline_at == dt.datetime(2026, 9, 30, 15, 10, tzinfo=CST)
     assert complaint.is_overdue(dt.datetime(2026, 10, 8, 9, 0, tzinfo=CST))
     assert staff_service.queue(page=1, page_size=10, overdue=True)["total"] == 1
+
+
+def test_simultaneous_staff_actions_move_the_case_once(app):
+    """Six officers press "立案" at the same moment: one wins, the others get the 409."""
+    complaint_id = make_complaint().id
+    officers = [make_user(role="staff") for _ in range(6)]
+    headers = [auth_headers(officer) for officer in officers]
+    statuses = []
+    barrier = threading.Barrier(len(officers))
+
+    def worker(h):
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(
+            client.post(
+                f"/api/v1/staff/complaints/{complaint_id}/accept", json={}, headers=h
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=worker, args=(h,)) for h in headers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 409, 409, 409, 409, 409]
+    accepts = db.session.scalars(
+        select(ComplaintEvent).where(ComplaintEvent.action == "accept")
+    ).all()
+    assert len(accepts) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1

@@ -131,7 +131,7 @@ class Rating(MethodView):
     def post(self, args, complaint_id):
         """Rate the handling of my closed case (1–5 and a comment)"""
         user = current_user()
-        complaint, _ = cases.get_visible(complaint_id, user)
+        complaint, _ = cases.get_visible(complaint_id, user, for_update=True)
         workflow.rate(complaint, user, rating=args["rating"], comment=args["comment"])
         return ComplaintView(complaint, user)
 
@@ -144,7 +144,7 @@ class Reopen(MethodView):
     def post(self, args, complaint_id):
         """Reopen my case within 7 days of closure when it is not fixed"""
         user = current_user()
-        complaint, _ = cases.get_visible(complaint_id, user)
+        complaint, _ = cases.get_visible(complaint_id, user, for_update=True)
         workflow.reopen(complaint, user, reason=args["reason"])
         return ComplaintView(complaint, user)
 

@@ -75,7 +75,7 @@ class StaffComplaint(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def get(self, complaint_id):
         """A case with its full history, reporter contact and possible next steps"""
-        return cases.get(complaint_id)
+        return cases.get(complaint_id, for_update=False)
 
 
 @blp.route("/complaints/<int:complaint_id>/release")
@@ -86,7 +86,9 @@ class Release(MethodView):
     def post(self, args, complaint_id):
         """Release a case held by the content check"""
         return workflow.release(
-            cases.get(complaint_id), current_user(), internal_note=args["internal_note"]
+            cases.get(complaint_id, for_update=True),
+            current_user(),
+            internal_note=args["internal_note"],
         )
 
 
@@ -97,7 +99,7 @@ class Accept(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Open a case (立案)"""
-        return workflow.accept(cases.get(complaint_id), current_user(), **args)
+        return workflow.accept(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/reject")
@@ -107,7 +109,7 @@ class Reject(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Do not open a case (不予立案), with the reason shown to the reporter"""
-        return workflow.reject(cases.get(complaint_id), current_user(), **args)
+        return workflow.reject(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/dispatch")
@@ -117,7 +119,7 @@ class Dispatch(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Dispatch to a unit (派遣); the deadline is computed from the category's limit"""
-        return workflow.dispatch(cases.get(complaint_id), current_user(), **args)
+        return workflow.dispatch(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/return")
@@ -127,7 +129,9 @@ class Return(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """The unit returns the case (回退) with a reason, to be dispatched again"""
-        return workflow.return_case(cases.get(complaint_id), current_user(), **args)
+        return workflow.return_case(
+            cases.get(complaint_id, for_update=True), current_user(), **args
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/resolve")
@@ -137,7 +141,7 @@ class Resolve(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Report the problem fixed (处置完成) with after-photos"""
-        return workflow.resolve(cases.get(complaint_id), current_user(), **args)
+        return workflow.resolve(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/verify")
@@ -147,7 +151,7 @@ class Verify(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Verify the fix (核查): passed, or back to the unit (返工)"""
-        return workflow.verify(cases.get(complaint_id), current_user(), **args)
+        return workflow.verify(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/close")
@@ -157,7 +161,7 @@ class Close(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Close a verified case as fixed (结案)"""
-        return workflow.close(cases.get(complaint_id), current_user(), **args)
+        return workflow.close(cases.get(complaint_id, for_update=True), current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/close-unfixed")
@@ -167,7 +171,9 @@ class CloseUnfixed(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Close a case as not fixed, with the reason (kept apart from fixed)"""
-        return workflow.close_unfixed(cases.get(complaint_id), current_user(), **args)
+        return workflow.close_unfixed(
+            cases.get(complaint_id, for_update=True), current_user(), **args
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/merge")
@@ -177,8 +183,10 @@ class Merge(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Merge a duplicate into another case; its reporter and followers follow that case"""
-        complaint, target = cases.get(complaint_id), cases.get(args.pop("into_id"))
-        return workflow.merge(complaint, target, current_user(), **args)
+        into_id = args.pop("into_id")
+        # Lock both rows in id order so two opposite merges cannot deadlock.
+        locked = {i: cases.get(i, for_update=True) for i in sorted({complaint_id, into_id})}
+        return workflow.merge(locked[complaint_id], locked[into_id], current_user(), **args)
 
 
 @blp.route("/complaints/<int:complaint_id>/extensions")
@@ -188,7 +196,9 @@ class Extensions(MethodView):
     @blp.response(201, ExtensionSchema)
     def post(self, args, complaint_id):
         """Ask for more time (延期), with a reason; another staff member decides"""
-        return workflow.request_extension(cases.get(complaint_id), current_user(), **args)
+        return workflow.request_extension(
+            cases.get(complaint_id, for_update=True), current_user(), **args
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/extensions/<int:extension_id>/decision")

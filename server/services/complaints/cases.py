@@ -126,7 +126,7 @@ def create_complaint(
         "submit",
         reporter,
         actor_role="reporter",
-        from_status="",
+        from_status=None,
         note=None,
         internal_note="内容安全检测待人工审核" if moderation == "held" else None,
         now=now,
@@ -135,16 +135,31 @@ def create_complaint(
 
 
 # -- reading ------------------------------------------------------------------------------------
-def get(complaint_id: int) -> Complaint:
-    complaint = db.session.get(Complaint, complaint_id)
+def _load(complaint_id: int, for_update: bool) -> Complaint | None:
+    if not for_update:
+        return db.session.get(Complaint, complaint_id)
+    # Lock the row first (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE), then
+    # read it fresh: two staff acting at once cannot both move the case from the same status.
+    found = db.session.scalar(
+        select(Complaint.id).where(Complaint.id == complaint_id).with_for_update()
+    )
+    if found is None:
+        return None
+    return db.session.get(Complaint, complaint_id, populate_existing=True)
+
+
+def get(complaint_id: int, for_update: bool = False) -> Complaint:
+    complaint = _load(complaint_id, for_update)
     if complaint is None:
         raise not_found("案件不存在")
     return complaint
 
 
-def get_visible(complaint_id: int, user: User | None) -> tuple[Complaint, bool]:
+def get_visible(
+    complaint_id: int, user: User | None, for_update: bool = False
+) -> tuple[Complaint, bool]:
     """The case and whether ``user`` is its reporter; held cases exist only for the reporter."""
-    complaint = db.session.get(Complaint, complaint_id)
+    complaint = _load(complaint_id, for_update)
     if complaint is None:
         raise not_found("案件不存在")
     is_reporter = user is not None and complaint.reporter_id == user.id
@@ -205,7 +220,7 @@ def similar(
 
 # -- following ("+1 / 关注") ----------------------------------------------------------------------
 def follow(complaint_id: int, user: User) -> Complaint:
-    complaint, is_reporter = get_visible(complaint_id, user)
+    complaint, is_reporter = get_visible(complaint_id, user, for_update=True)
     if is_reporter:
         raise AppError(409, "own_complaint", "这是您自己反映的问题，进展会通知您")
     if complaint.status not in OPEN_STATUSES:
@@ -220,7 +235,7 @@ def follow(complaint_id: int, user: User) -> Complaint:
 
 
 def unfollow(complaint_id: int, user: User) -> Complaint:
-    complaint, _ = get_visible(complaint_id, user)
+    complaint, _ = get_visible(complaint_id, user, for_update=True)
     row = db.session.scalar(
         select(ComplaintFollower).where(
             ComplaintFollower.complaint_id == complaint.id, ComplaintFollower.user_id == user.id

@@ -114,13 +114,16 @@ def illegal(complaint: Complaint, allowed: list[str] | None = None) -> AppError:
     )
 
 
+_UNCHANGED = "="
+
+
 def record(
     complaint: Complaint,
     action: str,
     actor: User | None,
     *,
     actor_role: str = "staff",
-    from_status: str | None = None,
+    from_status: str | None = _UNCHANGED,
     note: str | None = None,
     internal_note: str | None = None,
     data: dict | None = None,
@@ -129,7 +132,7 @@ def record(
     event = ComplaintEvent(
         complaint=complaint,
         action=action,
-        from_status=from_status if from_status is not None else complaint.status,
+        from_status=complaint.status if from_status == _UNCHANGED else from_status,
         to_status=complaint.status,
         actor_id=actor.id if actor else None,
         actor_role=actor_role,
@@ -527,7 +530,7 @@ def reopen(complaint: Complaint, user: User, *, reason: str, now=None) -> Compla
             errors={"allowed": _citizen_allowed(complaint, now)},
         )
     category = complaint.category
-    transition(complaint, "reopen", user, now=now, actor_role="reporter", note=reason)
+    event = transition(complaint, "reopen", user, now=now, actor_role="reporter", note=reason)
     complaint.rework_count += 1
     complaint.closed_at = None
     complaint.resolution = None
@@ -538,6 +541,11 @@ def reopen(complaint: Complaint, user: User, *, reason: str, now=None) -> Compla
     complaint.rated_at = None
     if complaint.unit is None or not complaint.unit.active:
         complaint.unit = category.unit
+    if complaint.unit is None or not complaint.unit.active:
+        # No unit to send it back to: staff dispatch it again from the accepted queue.
+        complaint.status = event.to_status = "accepted"
+        complaint.deadline_at = None
+        return complaint
     complaint.dispatched_at = now
     complaint.deadline_at = calendar.deadline(now, category.limit_value, category.limit_unit)
     return complaint
