@@ -5,6 +5,7 @@ import logging
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from server import geo
 from server.errors import AppError, not_found
@@ -170,7 +171,9 @@ def get_visible(
 
 def _page(query, page: int, page_size: int) -> dict:
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(db.session.scalars(query.limit(page_size).offset((page - 1) * page_size)))
+    # Photos (and their uploads) in one more query, not one per listed case.
+    page_query = query.options(selectinload(Complaint.photos))
+    items = list(db.session.scalars(page_query.limit(page_size).offset((page - 1) * page_size)))
     return {
         "items": items,
         "page": page,

@@ -352,18 +352,18 @@ def verify(
 
 def close(complaint: Complaint, actor: User, *, note=None, internal_note=None, now=None):
     now = now or utcnow()
+    transition(complaint, "close", actor, now=now, note=note, internal_note=internal_note)
     complaint.resolution = "fixed"
     complaint.closed_at = now
-    transition(complaint, "close", actor, now=now, note=note, internal_note=internal_note)
     return complaint
 
 
 def close_unfixed(complaint: Complaint, actor: User, *, reason: str, internal_note=None, now=None):
     """结案 without a fix (not the bureau's to fix, cannot be fixed): kept apart from fixed."""
     now = now or utcnow()
+    transition(complaint, "close_unfixed", actor, now=now, note=reason, internal_note=internal_note)
     complaint.resolution = "not_fixed"
     complaint.closed_at = now
-    transition(complaint, "close_unfixed", actor, now=now, note=reason, internal_note=internal_note)
     _close_pending_extensions(complaint, actor, "案件已结案", now)
     return complaint
 
