@@ -17,6 +17,7 @@ from server.models.outbox import OutboxMessage
 from server.models.uploads import Upload
 from server.models.users import User
 from server.services.complaints import cases, staff, workflow
+from server.services.complaints import reporter as reporter_service
 from server.timeutil import CST, utcnow
 from tests.conftest import auth_headers, make_user
 
@@ -496,7 +497,9 @@ def test_reopen_window_boundary_with_pinned_time(app, staff):
     closed_at = dt.datetime(2026, 11, 2, 10, 0, tzinfo=CST)
     complaint = make_complaint(reporter=reporter, now=closed_at - dt.timedelta(days=1))
     advance(complaint, "closed", staff, now=closed_at)
-    workflow.reopen(complaint, reporter, reason="没修好", now=closed_at + dt.timedelta(days=7))
+    reporter_service.reopen(
+        complaint, reporter, reason="没修好", now=closed_at + dt.timedelta(days=7)
+    )
     assert complaint.status == "dispatched"
 
 

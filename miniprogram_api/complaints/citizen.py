@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.common import page_of
-from schemas.complaints import (
+from schemas.complaints.citizen import (
     CategoryGroupSchema,
     ComplaintCreateSchema,
     ComplaintDetailSchema,
@@ -17,7 +17,7 @@ from schemas.complaints import (
 )
 from server.auth import auth_required, current_user
 from server.idempotency import idempotent
-from server.services.complaints import cases, staff, workflow
+from server.services.complaints import cases, reporter, staff
 from server.timeutil import utcnow
 
 blp = Blueprint(
@@ -37,7 +37,7 @@ class ComplaintView:
                 "anonymous": complaint.anonymous,
                 "contact_phone": complaint.contact_phone,
                 "rating_comment": complaint.rating_comment,
-                "actions": workflow.citizen_actions(complaint, user, utcnow()),
+                "actions": reporter.citizen_actions(complaint, user, utcnow()),
             }
             if is_reporter
             else None
@@ -132,7 +132,7 @@ class Rating(MethodView):
         """Rate the handling of my closed case (1–5 and a comment)"""
         user = current_user()
         complaint, _ = cases.get_visible(complaint_id, user, for_update=True)
-        workflow.rate(complaint, user, rating=args["rating"], comment=args["comment"])
+        reporter.rate(complaint, user, rating=args["rating"], comment=args["comment"])
         return ComplaintView(complaint, user)
 
 
@@ -145,7 +145,7 @@ class Reopen(MethodView):
         """Reopen my case within 7 days of closure when it is not fixed"""
         user = current_user()
         complaint, _ = cases.get_visible(complaint_id, user, for_update=True)
-        workflow.reopen(complaint, user, reason=args["reason"])
+        reporter.reopen(complaint, user, reason=args["reason"])
         return ComplaintView(complaint, user)
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from schemas.complaints import (
+from schemas.complaints.staff import (
     CalendarDaySchema,
     CalendarQuerySchema,
     CategoryUpdateSchema,
@@ -30,7 +30,7 @@ from schemas.complaints import (
 )
 from server.auth import admin_required, current_user, staff_required
 from server.errors import AppError
-from server.services.complaints import calendar, cases, staff, stats, workflow
+from server.services.complaints import calendar, cases, extensions, staff, stats, workflow
 
 blp = Blueprint(
     "complaints_staff",
@@ -196,7 +196,7 @@ class Extensions(MethodView):
     @blp.response(201, ExtensionSchema)
     def post(self, args, complaint_id):
         """Ask for more time (延期), with a reason; another staff member decides"""
-        return workflow.request_extension(
+        return extensions.request_extension(
             cases.get(complaint_id, for_update=True), current_user(), **args
         )
 
@@ -209,7 +209,7 @@ class ExtensionDecision(MethodView):
     def post(self, args, complaint_id, extension_id):
         """Approve (the deadline moves) or deny an extension request"""
         extension = staff.get_extension(complaint_id, extension_id)
-        return workflow.decide_extension(extension, current_user(), **args)
+        return extensions.decide_extension(extension, current_user(), **args)
 
 
 @blp.route("/complaints/extensions")

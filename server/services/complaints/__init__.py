@@ -2,7 +2,9 @@
 
 - ``cases``: filing (``create_complaint``, also for other features), similar cases,
   following, visibility, account deletion;
-- ``workflow``: the state machine, staff actions, extensions, rating and reopening;
+- ``workflow``: the state machine, staff actions, notifications;
+- ``extensions``: extension requests (延期) and their approval;
+- ``reporter``: rating and reopening after closure;
 - ``calendar``: the working-time calendar and deadlines;
 - ``staff``: the case queue, units and categories, reference data seeding;
 - ``stats``: the period figures (collected, opened, closure rate, ...).

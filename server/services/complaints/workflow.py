@@ -9,7 +9,7 @@ closed; a failed send never touches the case.
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server.errors import AppError
 from server.extensions import db
@@ -17,7 +17,6 @@ from server.models.complaints import (
     STATUS_LABELS,
     Complaint,
     ComplaintEvent,
-    ComplaintExtension,
     ComplaintFollower,
     ComplaintPhoto,
     ComplaintUnit,
@@ -53,7 +52,6 @@ STAFF_ACTIONS = (
     "merge",
     "request_extension",
 )
-CITIZEN_ACTIONS = ("rate", "reopen")
 
 ACTION_LABELS = {
     "submit": "提交反映",
@@ -89,7 +87,6 @@ NOTIFY_EVENTS = {
     "close_unfixed": ("closed", "未解决结案"),
 }
 TEMPLATE = "complaint_status"
-REOPEN_WINDOW = dt.timedelta(days=7)
 
 
 def allowed_actions(complaint: Complaint) -> list[str]:
@@ -417,158 +414,11 @@ def _followers(complaint: Complaint) -> list[ComplaintFollower]:
     )
 
 
-# -- extensions (延期) -------------------------------------------------------------------------
-def request_extension(
-    complaint: Complaint, actor: User, *, amount: int, limit_unit: str, reason: str, now=None
-) -> ComplaintExtension:
-    now = now or utcnow()
-    if complaint.status != "dispatched":
-        raise illegal(complaint)
-    if any(e.status == "pending" for e in complaint.extensions):
-        raise AppError(409, "extension_pending", "已有待审批的延期申请")
-    extension = ComplaintExtension(
-        complaint=complaint,
-        amount=amount,
-        limit_unit=limit_unit,
-        reason=reason,
-        requested_by_id=actor.id,
-        requested_at=now,
-        old_deadline_at=complaint.deadline_at,
-    )
-    db.session.add(extension)
-    db.session.flush()
-    record(
-        complaint,
-        "request_extension",
-        actor,
-        internal_note=reason,
-        data={"extension_id": extension.id, "amount": amount, "unit": limit_unit},
-        now=now,
-    )
-    return extension
-
-
-def decide_extension(
-    extension: ComplaintExtension, actor: User, *, approve: bool, note=None, now=None
-) -> ComplaintExtension:
-    """Approve (the deadline moves by the requested working time) or deny a request."""
-    now = now or utcnow()
-    complaint = extension.complaint
-    if extension.status != "pending":
-        raise AppError(409, "extension_decided", "该延期申请已处理")
-    if extension.requested_by_id == actor.id:
-        raise AppError(403, "extension_self_approval", "不能审批自己提交的延期申请")
-    if approve and complaint.status != "dispatched":
-        raise illegal(complaint)
-    extension.status = "approved" if approve else "denied"
-    extension.decided_by_id = actor.id
-    extension.decided_at = now
-    extension.decision_note = note
-    data = {"extension_id": extension.id}
-    if approve:
-        base = complaint.deadline_at or now
-        extension.old_deadline_at = complaint.deadline_at
-        extension.new_deadline_at = calendar.deadline(base, extension.amount, extension.limit_unit)
-        complaint.deadline_at = extension.new_deadline_at
-        data["deadline_at"] = extension.new_deadline_at.isoformat()
-    record(
-        complaint,
-        "approve_extension" if approve else "deny_extension",
-        actor,
-        internal_note=note,
-        data=data,
-        now=now,
-    )
-    return extension
-
-
 def _close_pending_extensions(complaint, actor, note, now) -> None:
+    """Requests still pending when the case leaves the unit are moot: denied with ``note``."""
     for extension in complaint.extensions:
         if extension.status == "pending":
             extension.status = "denied"
             extension.decided_by_id = actor.id if actor else None
             extension.decided_at = now
             extension.decision_note = note
-
-
-# -- the reporter's actions ---------------------------------------------------------------------
-def _require_reporter(complaint: Complaint, user: User) -> None:
-    if complaint.reporter_id != user.id:
-        raise AppError(403, "not_reporter", "只有反映人可以进行此操作")
-
-
-def rate(complaint: Complaint, user: User, *, rating: int, comment=None, now=None) -> Complaint:
-    now = now or utcnow()
-    _require_reporter(complaint, user)
-    if complaint.status != "closed":
-        raise AppError(
-            409,
-            "not_closed",
-            "案件结案后才能评价",
-            errors={"allowed": _citizen_allowed(complaint, now)},
-        )
-    if complaint.rating is not None:
-        raise AppError(409, "already_rated", "您已评价过此案件")
-    complaint.rating = rating
-    complaint.rating_comment = comment or None
-    complaint.rated_at = now
-    record(complaint, "rate", user, actor_role="reporter", data={"rating": rating}, now=now)
-    return complaint
-
-
-def reopen(complaint: Complaint, user: User, *, reason: str, now=None) -> Complaint:
-    """Within 7 days of closure the reporter can say it is not fixed: back to the unit."""
-    now = now or utcnow()
-    _require_reporter(complaint, user)
-    if complaint.status != "closed":
-        raise illegal(complaint, _citizen_allowed(complaint, now))
-    if now - complaint.closed_at > REOPEN_WINDOW:
-        raise AppError(
-            409,
-            "reopen_expired",
-            "结案已超过7天，不能重新打开，请重新提交反映",
-            errors={"allowed": _citizen_allowed(complaint, now)},
-        )
-    category = complaint.category
-    event = transition(complaint, "reopen", user, now=now, actor_role="reporter", note=reason)
-    complaint.rework_count += 1
-    complaint.closed_at = None
-    complaint.resolution = None
-    complaint.verified_at = None
-    complaint.resolved_at = None
-    complaint.rating = None
-    complaint.rating_comment = None
-    complaint.rated_at = None
-    if complaint.unit is None or not complaint.unit.active:
-        complaint.unit = category.unit
-    if complaint.unit is None or not complaint.unit.active:
-        # No unit to send it back to: staff dispatch it again from the accepted queue.
-        complaint.status = event.to_status = "accepted"
-        complaint.deadline_at = None
-        return complaint
-    complaint.dispatched_at = now
-    complaint.deadline_at = calendar.deadline(now, category.limit_value, category.limit_unit)
-    return complaint
-
-
-def _citizen_allowed(complaint: Complaint, now: dt.datetime) -> list[str]:
-    if complaint.status != "closed":
-        return []
-    allowed = [] if complaint.rating is not None else ["rate"]
-    if complaint.closed_at and now - complaint.closed_at <= REOPEN_WINDOW:
-        allowed.append("reopen")
-    return allowed
-
-
-def citizen_actions(complaint: Complaint, user: User | None, now: dt.datetime) -> list[str]:
-    if user is None or complaint.reporter_id != user.id:
-        return []
-    return _citizen_allowed(complaint, now)
-
-
-def pending_extension_count() -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(ComplaintExtension)
-        .where(ComplaintExtension.status == "pending")
-    )
