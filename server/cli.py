@@ -21,6 +21,7 @@ DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 schemas_cli = AppGroup("schemas", help="Export the schemas shared with the mini-program.")
 toilets_cli = AppGroup("toilets", help="Public toilets: bulk import and open-data export.")
+complaints_cli = AppGroup("complaints", help="Complaint reference data.")
 
 
 @users_cli.command("grant")
@@ -138,6 +139,16 @@ def check() -> None:
     click.echo(f"schemas/dist up to date ({len(files)} files)")
 
 
+@complaints_cli.command("seed")
+def seed_complaints() -> None:
+    """Add missing units, categories, office hours and holidays (never overwrites edits)."""
+    from server.services.complaints import staff
+
+    added = staff.seed_reference_data()
+    db.session.commit()
+    click.echo(", ".join(f"{name}: +{count}" for name, count in added.items()))
+
+
 @toilets_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--coord-type", type=click.Choice(["gcj02", "wgs84"]), default="gcj02")
@@ -171,6 +182,7 @@ COMMANDS = (
     users_cli,
     schemas_cli,
     toilets_cli,
+    complaints_cli,
     demo_data,
     keys_cli,
     backup_command,

@@ -1,0 +1,1 @@
+"""Complaint schemas: ``citizen`` (the mini-program) and ``staff`` (queue, workflow, stats)."""
