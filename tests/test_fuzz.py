@@ -76,6 +76,8 @@ def test_every_operation_conforms(app, role):
 
         try:
             check()
-        except Exception as exc:  # collect every operation's failure, then report all
+        # Collect every operation's failure, then report all (schemathesis raises a
+        # BaseExceptionGroup, which `except Exception` would not catch).
+        except (Exception, BaseExceptionGroup) as exc:
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
