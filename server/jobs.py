@@ -101,3 +101,14 @@ def purge_expired() -> None:
         auth.purge_expired_tokens()
         idempotency.purge_expired()
         db.session.commit()
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def mark_stall_no_shows() -> int:
+    """Bookings not checked in by the end of the check-in window: no-show, stall freed."""
+    from server.services.stalls import bookings
+
+    with app_context():
+        marked = bookings.mark_no_shows()
+        db.session.commit()
+        return marked
