@@ -128,7 +128,7 @@ def test_apply_review_and_farmer_role(client, staff):
 
 
 def test_rejection_then_reapplication(client, staff):
-    user, headers = farmer_with_headers(status="pending")
+    _, headers = farmer_with_headers(status="pending")
     profile = db.session.scalar(select(FarmerProfile))
     resp = client.post(
         f"/api/v1/staff/stalls/farmer-profiles/{profile.id}/review",
@@ -231,18 +231,15 @@ def test_availability(client):
     _, headers = farmer_with_headers()
     assert book(client, headers, point).status_code == 201
     start = local_today()
-    resp = client.get(
-        f"/api/v1/stalls/points/{point.id}/availability?from={start}&to={start + dt.timedelta(days=9)}"
-    )
+    url = f"/api/v1/stalls/points/{point.id}/availability"
+    resp = client.get(f"{url}?from={start}&to={start + dt.timedelta(days=9)}")
     assert resp.status_code == 200
     days = {d["date"]: d["sessions"] for d in resp.get_json()["days"]}
     slot = days[tomorrow().isoformat()][0]
     assert (slot["capacity"], slot["booked"], slot["remaining"]) == (2, 1, 1)
     assert slot["booking"] == "open" and slot["starts_at"].endswith("05:30:00+08:00")
     assert days[(start + dt.timedelta(days=9)).isoformat()][0]["booking"] == "not_yet_open"
-    too_long = client.get(
-        f"/api/v1/stalls/points/{point.id}/availability?from={start}&to={start + dt.timedelta(days=30)}"
-    )
+    too_long = client.get(f"{url}?from={start}&to={start + dt.timedelta(days=30)}")
     assert too_long.status_code == 422 and too_long.get_json()["error"] == "range_too_long"
     assert client.get("/api/v1/stalls/points/9999/availability").status_code == 404
 
@@ -393,9 +390,9 @@ def test_late_cancel_and_cancel_after_start(client):
 
 def test_waitlist_promotion_on_cancel(client):
     point = make_point(capacity=1)
-    first, first_h = farmer_with_headers()
+    _, first_h = farmer_with_headers()
     second, second_h = farmer_with_headers()
-    third, third_h = farmer_with_headers()
+    _, third_h = farmer_with_headers()
     resp = wait(client, second_h, point)
     assert resp.status_code == 409 and resp.get_json()["error"] == "places_available"
     booking = book(client, first_h, point).get_json()
