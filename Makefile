@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export FLASK_APP := wsgi.py
 
-.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean
+.PHONY: venv migrate demo-data run worker test test-pg lint format schemas schemas-check clean \
+	bench-stalls
 
 venv: $(STAMP)
 
@@ -53,6 +54,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Booking storm against gunicorn (bench/stalls/run.py); BENCH_DATABASE_URL for PostgreSQL.
+bench-stalls: venv
+	APP_ENV=testing $(BIN)/python -m bench.stalls.run
 
 schemas: venv
 	APP_ENV=testing $(BIN)/flask schemas export

@@ -105,7 +105,7 @@ def test_forged_and_expired_codes(client, staff, app):
 def test_farmer_scans_point_qr_nearby(client, staff):
     point = make_point()
     other = make_point(name="北门销售点")
-    user, headers = farmer_with_headers()
+    _, headers = farmer_with_headers()
     booking = book(client, headers, point)
     move_slot(slot_id_of(booking), dt.timedelta(minutes=10))
     staff_h = auth_headers(staff)
@@ -150,7 +150,7 @@ def test_manual_checkin_after_window_refused(client, staff):
 # -- no-shows and suspension ------------------------------------------------------------------
 def test_no_show_job_frees_stall_and_suspends_after_three(client):
     point = make_point()
-    user, headers = farmer_with_headers()
+    _, headers = farmer_with_headers()
     made = [
         book(client, headers, point, day=local_today() + dt.timedelta(days=n)) for n in (1, 2, 3)
     ]
