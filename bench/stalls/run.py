@@ -85,6 +85,7 @@ def main() -> int:
         "error_codes": result.codes,
         "server_errors_5xx": result.server_errors,
         "error_rate_5xx": round(result.server_errors / max(1, result.requests), 6),
+        "server_error_samples": result.errors[:5],
         "final": totals,
         "invariants_ok": all(not rows for rows in violations.values()),
         "violations": {k: v[:5] for k, v in violations.items() if v},
