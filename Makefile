@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export FLASK_APP := wsgi.py
 
 .PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
-.PHONY: bench-photos bench-toilets
+.PHONY: bench-photos bench-toilets bench-stalls
 
 venv: $(STAMP)
 
@@ -58,6 +58,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Booking storm against gunicorn (bench/stalls/run.py); BENCH_DATABASE_URL for PostgreSQL.
+bench-stalls: venv
+	APP_ENV=testing $(BIN)/python -m bench.stalls.run
 
 schemas: venv
 	APP_ENV=testing $(BIN)/flask schemas export

@@ -1,6 +1,6 @@
 """Blueprints called by the mini-program, registered in this order."""
 
-from miniprogram_api import auth, complaints, toilets, uploads, users
+from miniprogram_api import auth, complaints, stalls, toilets, uploads, users
 
 BLUEPRINTS = (
     auth.blp,
@@ -10,4 +10,6 @@ BLUEPRINTS = (
     toilets.staff_blp,
     complaints.blp,
     complaints.staff_blp,
+    stalls.blp,
+    stalls.staff_blp,
 )

@@ -61,6 +61,30 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "PROXY_FIX_X_FOR": int(env.get("PROXY_FIX_X_FOR", "0")),
         **{key: value for key, value in env.items() if key.startswith("RATELIMIT_")},
         "DEBUG_ERRORS": _bool(env.get("DEBUG_ERRORS")),
+        **stall_rules(env),
+    }
+
+
+# Stall booking rules (README "Stall booking rules"): config key → default.
+STALL_RULE_DEFAULTS = {
+    "STALL_BOOKING_OPENS_DAYS_BEFORE": 7,
+    "STALL_BOOKING_OPENS_AT": "12:00",
+    "STALL_BOOKING_CLOSES_MINUTES_BEFORE": 60,
+    "STALL_MAX_BOOKINGS_PER_WINDOW": 3,
+    "STALL_BOOKING_WINDOW_DAYS": 7,
+    "STALL_FREE_CANCEL_MINUTES_BEFORE": 120,
+    "STALL_CHECKIN_OPENS_MINUTES_BEFORE": 30,
+    "STALL_CHECKIN_CLOSES_MINUTES_AFTER": 60,
+    "STALL_CHECKIN_RADIUS_M": 300,
+    "STALL_STRIKE_LIMIT": 3,
+    "STALL_STRIKE_WINDOW_DAYS": 30,
+    "STALL_SUSPENSION_DAYS": 14,
+}
+
+
+def stall_rules(env) -> dict:
+    return {
+        key: type(default)(env.get(key, default)) for key, default in STALL_RULE_DEFAULTS.items()
     }
 
 

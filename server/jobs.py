@@ -123,3 +123,14 @@ def sweep_upload_files() -> int:
         count = uploads.sweep_orphan_files()
         db.session.rollback()
         return count
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def mark_stall_no_shows() -> int:
+    """Bookings not checked in by the end of the check-in window: no-show, stall freed."""
+    from server.services.stalls import bookings
+
+    with app_context():
+        marked = bookings.mark_no_shows()
+        db.session.commit()
+        return marked

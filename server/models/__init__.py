@@ -1,3 +1,11 @@
 """Every model module, imported so that Alembic and ``db.create_all`` see all tables."""
 
-from server.models import complaints, idempotency, outbox, toilets, uploads, users  # noqa: F401
+from server.models import (  # noqa: F401
+    complaints,
+    idempotency,
+    outbox,
+    stalls,
+    toilets,
+    uploads,
+    users,
+)

@@ -1,6 +1,7 @@
 """Accounts (one per WeChat openid) and their bearer tokens."""
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,6 +10,9 @@ from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
 from server.privacy import mask_phone
 from server.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from server.models.stalls import FarmerProfile
 
 ROLES = ("resident", "staff", "admin")
 USER_STATUSES = ("active", "banned", "deleted")
@@ -37,6 +41,10 @@ class User(db.Model):
     tokens: Mapped[list["ApiToken"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Loaded only when asked for (``roles``): no extra query on an ordinary request.
+    farmer_profile: Mapped["FarmerProfile | None"] = relationship(
+        back_populates="user", foreign_keys="FarmerProfile.user_id", uselist=False
+    )
 
     @property
     def phone_masked(self) -> str | None:
@@ -44,8 +52,11 @@ class User(db.Model):
 
     @property
     def roles(self) -> list[str]:
-        """Roles decided on the server; ``admin`` implies ``staff``."""
+        """Roles decided on the server; ``admin`` implies ``staff``; an approved farmer
+        profile (stall booking) adds ``farmer``."""
         roles = ["resident"]
+        if self.farmer_profile is not None and self.farmer_profile.status == "approved":
+            roles.append("farmer")
         if self.is_staff:
             roles.append("staff")
         if self.is_admin:

@@ -1,0 +1,106 @@
+"""Subscribe messages of stall booking, queued in the outbox (``server.services.notifications``).
+
+Template ``booking_status`` (configure its id in ``WECHAT_TEMPLATES``) has the fields
+``thing1`` 销售点, ``time2`` 时段开始, ``phrase3`` 状态, ``character_string4`` 摊位号,
+``thing5`` 备注. Template ``farmer_review`` has ``phrase1`` 审核结果, ``thing2`` 备注.
+"""
+
+from server.extensions import db
+from server.models.stalls import FarmerProfile, SalesPoint, StallBooking, StallSlot, WaitlistEntry
+from server.models.users import User
+from server.services.notifications import character_string, notify, phrase, thing, time_value
+
+BOOKING_PAGE = "pages/stalls/booking?id={id}"
+
+
+def _booking_status(
+    user_id: int,
+    *,
+    subject_type: str,
+    subject_id: int,
+    event: str,
+    point: SalesPoint,
+    slot: StallSlot,
+    status: str,
+    stall: str,
+    remark: str,
+    page: str | None,
+) -> None:
+    notify(
+        db.session.get(User, user_id),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        event=event,
+        template="booking_status",
+        data={
+            "thing1": thing(point.name),
+            "time2": time_value(slot.starts_at),
+            "phrase3": phrase(status),
+            "character_string4": character_string(stall),
+            "thing5": thing(remark),
+        },
+        page=page,
+    )
+
+
+def promoted(booking: StallBooking, slot: StallSlot) -> None:
+    _booking_status(
+        booking.user_id,
+        subject_type="stall_booking",
+        subject_id=booking.id,
+        event="waitlist_promoted",
+        point=slot.point,
+        slot=slot,
+        status="候补成功",
+        stall=str(booking.stall_number),
+        remark="候补已转为预约，请按时签到",
+        page=BOOKING_PAGE.format(id=booking.id),
+    )
+
+
+def closure_cancelled(
+    booking: StallBooking, slot: StallSlot, point: SalesPoint, reason: str
+) -> None:
+    _booking_status(
+        booking.user_id,
+        subject_type="stall_booking",
+        subject_id=booking.id,
+        event="closure_cancelled",
+        point=point,
+        slot=slot,
+        status="已取消",
+        stall=str(booking.stall_number),
+        remark=f"休市：{reason}",
+        page=BOOKING_PAGE.format(id=booking.id),
+    )
+
+
+def waitlist_closed(entry: WaitlistEntry, slot: StallSlot, point: SalesPoint, reason: str) -> None:
+    _booking_status(
+        entry.user_id,
+        subject_type="stall_waitlist",
+        subject_id=entry.id,
+        event="closure_cancelled",
+        point=point,
+        slot=slot,
+        status="已取消",
+        stall="-",
+        remark=f"休市：{reason}",
+        page=None,
+    )
+
+
+def reviewed(profile: FarmerProfile) -> None:
+    approved = profile.status == "approved"
+    notify(
+        profile.user,
+        subject_type="farmer_profile",
+        subject_id=profile.id,
+        event=f"profile_{profile.status}",
+        template="farmer_review",
+        data={
+            "phrase1": phrase("已通过" if approved else "未通过"),
+            "thing2": thing("可以预约摊位了" if approved else (profile.rejection_reason or "")),
+        },
+        page="pages/stalls/profile",
+    )
