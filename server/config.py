@@ -45,6 +45,7 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "WECHAT_SECRET": env.get("WECHAT_SECRET", ""),
         "WECHAT_MODE": env.get("WECHAT_MODE", "fake" if app_env != "production" else "real"),
         "WECHAT_TIMEOUT": float(env.get("WECHAT_TIMEOUT", "5")),
+        "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         # Subscribe-message template ids by Xiuhua template name, as JSON.
         "WECHAT_TEMPLATES": json.loads(env.get("WECHAT_TEMPLATES") or "{}"),
         "WECHAT_MINIPROGRAM_STATE": env.get("WECHAT_MINIPROGRAM_STATE", "formal"),
@@ -99,6 +100,10 @@ def check_production(config: dict) -> None:
         problems.append("WECHAT_MODE must be 'real' (fake login is impossible in production)")
     if not config.get("WECHAT_APPID") or not config.get("WECHAT_SECRET"):
         problems.append("WECHAT_APPID and WECHAT_SECRET are required")
+    if config.get("WECHAT_API_BASE", "https://api.weixin.qq.com") != "https://api.weixin.qq.com":
+        problems.append(
+            "WECHAT_API_BASE must be https://api.weixin.qq.com (the app secret goes there)"
+        )
     keys = config.get("DATA_ENCRYPTION_KEYS", "")
     if not keys or DEV_DATA_KEY in keys.split(","):
         problems.append("DATA_ENCRYPTION_KEYS is missing or contains the public development key")

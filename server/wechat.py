@@ -24,7 +24,6 @@ from server.errors import AppError
 
 log = logging.getLogger(__name__)
 
-API = "https://api.weixin.qq.com"
 FAKE_CODE = re.compile(r"^dev:([A-Za-z0-9_-]{1,32})$")
 TOKEN_EXPIRED = (40001, 42001)
 
@@ -112,6 +111,8 @@ class _State:
         self.appid = config["WECHAT_APPID"]
         self.secret = config["WECHAT_SECRET"]
         self.timeout = config["WECHAT_TIMEOUT"]
+        # Only ever changed to point a multi-process test at a local fake WeChat.
+        self.api_base = config["WECHAT_API_BASE"].rstrip("/")
         self.client = WeChatClient(self.appid, self.secret, timeout=self.timeout, auto_retry=False)
         redis_url = config.get("REDIS_URL")
         self.cache = _RedisTokenCache(redis_url, self.appid) if redis_url else _MemoryTokenCache()
@@ -126,6 +127,10 @@ class WeChatGateway:
     @property
     def _state(self) -> _State:
         return current_app.extensions["wechat"]
+
+    @property
+    def _api(self) -> str:
+        return self._state.api_base
 
     @property
     def is_fake(self) -> bool:
@@ -159,7 +164,7 @@ class WeChatGateway:
                 return cached  # another worker refreshed it while we waited
             result = self._call(
                 "post",
-                f"{API}/cgi-bin/stable_token",
+                f"{self._api}/cgi-bin/stable_token",
                 params={"access_token": None},
                 data={
                     "grant_type": "client_credential",
@@ -197,7 +202,7 @@ class WeChatGateway:
         try:
             result = self._call(
                 "get",
-                f"{API}/sns/jscode2session",
+                f"{self._api}/sns/jscode2session",
                 params={
                     "appid": state.appid,
                     "secret": state.secret,
@@ -222,7 +227,7 @@ class WeChatGateway:
             return PhoneNumber(phone=match.group(1), country_code="86")
         try:
             result = self._call_with_token(
-                "post", f"{API}/wxa/business/getuserphonenumber", data={"code": code}
+                "post", f"{self._api}/wxa/business/getuserphonenumber", data={"code": code}
             )
         except WeChatError as err:
             if err.errcode in (40029, 40163, 40013):
@@ -253,7 +258,7 @@ class WeChatGateway:
         }
         if page:
             body["page"] = page
-        self._call_with_token("post", f"{API}/cgi-bin/message/subscribe/send", data=body)
+        self._call_with_token("post", f"{self._api}/cgi-bin/message/subscribe/send", data=body)
 
     def msg_sec_check(self, content: str, openid: str, scene: int = 2) -> str:
         """Content security check v2: ``pass``, ``review`` or ``risky``."""
@@ -262,7 +267,7 @@ class WeChatGateway:
         try:
             result = self._call_with_token(
                 "post",
-                f"{API}/wxa/msg_sec_check",
+                f"{self._api}/wxa/msg_sec_check",
                 data={"content": content, "version": 2, "scene": scene, "openid": openid},
             )
         except WeChatError:

@@ -29,6 +29,7 @@ def test_good_production_config_passes():
         ({"WECHAT_APPID": ""}, "WECHAT_APPID"),
         ({"WECHAT_SECRET": ""}, "WECHAT_SECRET"),
         ({"DATA_ENCRYPTION_KEYS": DEV_DATA_KEY}, "DATA_ENCRYPTION_KEYS"),
+        ({"WECHAT_API_BASE": "http://127.0.0.1:9999"}, "WECHAT_API_BASE"),
     ],
 )
 def test_production_refusals(change, words):
