@@ -186,7 +186,7 @@ class StaffToilet(MethodView):
         return service.detail(toilet_id)
 
     @staff_required
-    @staff_blp.arguments(ToiletUpdateSchema(partial=True))
+    @staff_blp.arguments(ToiletUpdateSchema)
     @staff_blp.response(200, StaffToiletSchema)
     def patch(self, args, toilet_id):
         """Change a toilet's data (recorded in its history)"""
