@@ -83,21 +83,42 @@ def demo_data(if_empty: bool) -> None:
     click.echo("demo data loaded")
 
 
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if "$ref" in node else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
 def _json_schemas(spec: dict) -> dict[str, dict]:
-    """One standalone JSON Schema (draft 2020-12) per component schema."""
+    """One standalone JSON Schema (draft 2020-12) per component schema.
+
+    Each file carries only the definitions it refers to (transitively), so a change to
+    one schema rewrites only the files that use it.
+    """
     components = spec.get("components", {}).get("schemas", {})
     raw = json.dumps(components).replace("#/components/schemas/", "#/$defs/")
     defs = json.loads(raw)
     result = {}
     for name, schema in defs.items():
+        needed, todo = set(), _refs(schema)
+        while todo:
+            ref = todo.pop()
+            if ref not in needed:
+                needed.add(ref)
+                todo |= _refs(defs[ref])
         document = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{name}.schema.json",
             "title": name,
             **schema,
         }
-        if "#/$defs/" in json.dumps(schema):
-            document["$defs"] = defs
+        if needed:
+            document["$defs"] = {ref: defs[ref] for ref in sorted(needed)}
         result[f"{name}.schema.json"] = document
     return result
 

@@ -147,7 +147,8 @@ def test_nearby_baby_care_means_room_or_table(client):
         ({"lat": 91, "lng": 113}, "lat"),
         ({"lat": 34.5, "lng": 181}, "lng"),
         ({"lat": 0, "lng": 0}, "lat"),
-        ({"lat": 48.85, "lng": 2.35}, "lat"),  # Paris: outside China
+        ({"lat": 48.85, "lng": 2.35}, "lng"),  # Paris: outside China
+        ({"lat": 1.3, "lng": 103.8}, "lat"),  # Singapore: south of China
         ({"lat": "abc", "lng": 113.3}, "lat"),
         ({"lat": 34.5, "lng": "1e"}, "lng"),
         ({"lat": 34.5, "lng": 113.3, "coord_type": "bd09"}, "coord_type"),
@@ -200,20 +201,27 @@ def test_list_bbox_paginated_with_etag_and_304(client):
 
 
 @pytest.mark.parametrize(
-    "bbox",
+    "bbox, error",
     [
-        "1,2,3",
-        "a,b,c,d",
-        "113.4,34.5,113.3,34.6",
-        "113,34,116,35",
-        "2.2,48.8,2.4,48.9",
-        "nan,1,2,3",
+        ("1,2,3", "validation_error"),
+        ("a,b,c,d", "validation_error"),
+        ("nan,1,2,3", "validation_error"),
+        ("113.3, 34.5,113.4,34.6", "validation_error"),
+        ("1e2,34.5,113.4,34.6", "validation_error"),
+        ("113.4,34.5,113.3,34.6", "bbox_inverted"),
+        ("113.3,34.6,113.4,34.5", "bbox_inverted"),
+        ("113,34,116,35", "bbox_too_large"),
+        ("2.2,48.8,2.4,48.9", "outside_service_area"),
     ],
 )
-def test_list_malformed_bbox(client, bbox):
+def test_list_malformed_bbox(client, bbox, error):
+    """Malformed per the published pattern: validation_error; well-formed but unusable: its own
+    code (the fuzz test holds the two apart)."""
     resp = client.get("/api/v1/toilets", query_string={"bbox": bbox})
     assert resp.status_code == 422
-    assert "bbox" in resp.get_json()["errors"]["query"]
+    body = resp.get_json()
+    assert body["error"] == error and body["message"]
+    assert "bbox" in body["errors"]["query"]
 
 
 def test_detail_with_week_table_rating_and_reports(client, resident):
@@ -555,45 +563,83 @@ def test_staff_create_update_status_history(client, staff, resident):
 
 
 @pytest.mark.parametrize(
-    "change, field",
+    "change, field, error",
     [
-        ({"opening_hours": "Mo-Fr 25:00-26:00"}, "opening_hours"),
-        ({"opening_hours": "周一到周五"}, "opening_hours"),
-        ({"category": "五类"}, "category"),
-        ({"facilities": {"third_restroom": "maybe"}}, "facilities"),
-        ({"location": {"lat": 0, "lng": 0}}, "location"),
-        ({"kind": "sanitation", "access": "customers"}, "access"),
-        ({"stalls": {"male": -1}}, "stalls"),
+        ({"opening_hours": "Mo-Fr 25:00-26:00"}, "opening_hours", "invalid_opening_hours"),
+        ({"opening_hours": "周一到周五"}, "opening_hours", "invalid_opening_hours"),
+        ({"category": "五类"}, "category", "validation_error"),
+        ({"facilities": {"third_restroom": "maybe"}}, "facilities", "validation_error"),
+        ({"location": {"lat": 0, "lng": 0}}, "location", "validation_error"),
+        ({"location": {"lat": 48.85, "lng": 2.35}}, "location", "validation_error"),
+        ({"kind": "sanitation", "access": "customers"}, "access", "access_not_public"),
+        ({"stalls": {"male": -1}}, "stalls", "validation_error"),
     ],
 )
-def test_staff_create_bad_input_writes_nothing(client, staff, change, field):
+def test_staff_create_bad_input_writes_nothing(client, staff, change, field, error):
     resp = client.post(
         "/api/v1/staff/toilets", json={**NEW_TOILET, **change}, headers=auth_headers(staff)
     )
     assert resp.status_code == 422
+    assert resp.get_json()["error"] == error
     assert field in resp.get_json()["errors"]["json"]
     assert db.session.scalar(select(func.count()).select_from(Toilet)) == 0
 
 
 @pytest.mark.parametrize(
-    "body",
+    "body, error",
     [
-        {"status": "temporarily_closed"},
-        {"status": "removed", "reason": " "},
-        {"status": "open", "reopen_on": "2030-01-01"},
-        {"status": "temporarily_closed", "reason": "修", "reopen_on": "2000-01-01"},
-        {"status": "gone", "reason": "x"},
+        ({"status": "temporarily_closed"}, "reason_required"),
+        ({"status": "removed", "reason": " "}, "reason_required"),
+        ({"status": "open", "reopen_on": "2030-01-01"}, "reopen_on_not_closed"),
+        (
+            {"status": "temporarily_closed", "reason": "修", "reopen_on": "2000-01-01"},
+            "reopen_on_past",
+        ),
+        ({"status": "gone", "reason": "x"}, "validation_error"),
     ],
 )
-def test_status_change_bad_input(client, staff, body):
+def test_status_change_bad_input(client, staff, body, error):
     toilet = make_toilet()
     resp = client.post(
         f"/api/v1/staff/toilets/{toilet.id}/status", json=body, headers=auth_headers(staff)
     )
     assert resp.status_code == 422
+    assert resp.get_json()["error"] == error and resp.get_json()["message"]
     db.session.refresh(toilet)
     assert toilet.status == "open"
     assert db.session.scalar(select(func.count()).select_from(ToiletAudit)) == 0
+
+
+def test_staff_patch_location_is_a_whole_point(client, staff):
+    toilet = make_toilet()
+    headers = auth_headers(staff)
+    url = f"/api/v1/staff/toilets/{toilet.id}"
+    half = client.patch(url, json={"location": {"lat": 34.54}}, headers=headers)
+    assert half.status_code == 422 and "location" in half.get_json()["errors"]["json"]
+    moved = client.patch(url, json={"location": {"lat": 34.54, "lng": 113.39}}, headers=headers)
+    assert moved.status_code == 200
+    assert moved.get_json()["location"] == {"lat": 34.54, "lng": 113.39, "coord_type": "gcj02"}
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/toilets/{id}"),
+        ("get", "/api/v1/toilets/{id}/comments"),
+        ("get", "/api/v1/staff/toilets/{id}"),
+        ("post", "/api/v1/staff/toilets/reports/{id}/resolve"),
+        ("post", "/api/v1/staff/toilets/comments/{id}/moderate"),
+    ],
+)
+def test_ids_beyond_the_integer_column_are_not_found(client, staff, method, path):
+    body = {"outcome": "resolved", "publish": True}
+    for huge in (2**31, 2**63, 10**30):
+        resp = getattr(client, method)(
+            path.format(id=huge),
+            json=body if method == "post" else None,
+            headers=auth_headers(staff),
+        )
+        assert resp.status_code == 404, (path, huge)
 
 
 def test_staff_list_includes_removed(client, staff):

@@ -4,10 +4,12 @@ import datetime as dt
 import math
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, text
 
+from schemas.toilets import NearbySchema, dump_nearby
 from server import geo
 from server.extensions import db
 from server.models.toilets import FACILITIES, Toilet, lat_cell
@@ -120,6 +122,44 @@ def test_nearby_equals_brute_force(app, scenario):
     inside, beyond = brute_force(lat, lng, radius, limit, open_now, facilities)
     assert [(h.distance_m, h.toilet.id) for h in result.items] == inside
     assert [(h.distance_m, h.toilet.id) for h in result.beyond] == beyond
+    assert dump_nearby(result) == NearbySchema().dump(result)
+
+
+@pytest.mark.parametrize("limit", [1, 4, 10])
+def test_hand_written_nearby_dump_equals_the_schema(app, limit):
+    """The hot path's hand-written serialiser gives exactly ``NearbySchema``'s dump: every
+    field, None values, dates, the closed/unknown states, beyond items and the message."""
+    centre = (34.5318, 113.3850)
+    rows = [
+        {"opening_hours": "Mo-Fr 08:00-18:00", "rating_avg": 4.25, "rating_count": 3},
+        {"opening_hours": None, "district": "新密市", "street": "青屏大街"},
+        {
+            "status": "temporarily_closed",
+            "status_reason": "维修",
+            "reopen_on": dt.date(2026, 12, 1),
+        },
+        {"opening_hours": "22:00-06:00", "kind": "business", "access": "customers"},
+        {"opening_hours": "24/7", "category": "mobile", "third_restroom": "yes", "free": "no"},
+        {"opening_hours": "off", "address": "【演示】文化路 1 号"},
+        {"lat_offset": 0.03},  # beyond a 1 km radius
+    ]
+    for n, extra in enumerate(rows):
+        offset = extra.pop("lat_offset", 0.0005 * n)
+        lat, lng = centre[0] + offset, centre[1] + 0.0003 * n
+        values = {"name": f"厕所{n}", "category": "class_2", "photo_ids": [], **extra}
+        db.session.execute(
+            insert(Toilet).values(lat=lat, lng=lng, lat_cell=lat_cell(lat), **values)
+        )
+    db.session.commit()
+    result = search.nearby(*centre, radius_m=1000, limit=limit, now=NOW)
+    assert result.items
+    if limit == 10:
+        assert result.beyond and result.fewer_than_limit
+    expected = NearbySchema().dump(result)
+    assert dump_nearby(result) == expected
+    assert {item["is_open_now"] for item in expected["items"]} >= (
+        {True, False} if limit == 10 else set()
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -157,9 +197,9 @@ def test_search_query_reads_the_index_not_the_table(app):
     db.session.execute(insert(Toilet), rows)
     db.session.commit()
     db.session.execute(text("ANALYZE"))
-    clauses = search._filter_clauses(open_now=False, facilities=("third_restroom",))
     for radius in (500, 5000):
-        plan = _plan(search.candidates_query(34.53, 113.38, radius, clauses))
+        query = search.candidates_query(34.53, 113.38, radius, facilities=("third_restroom",))
+        plan = _plan(query)
         assert "ix_toilets_cell_lng_lat" in plan, plan
         assert "Seq Scan" not in plan, plan
         if db.engine.dialect.name == "sqlite":

@@ -15,10 +15,7 @@ import argparse
 import json
 import os
 import random
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
+from bench import common  # noqa: E402
 from server import create_app, geo  # noqa: E402
 from server.extensions import db  # noqa: E402
 from server.models.toilets import Toilet, lat_cell  # noqa: E402
@@ -140,8 +138,7 @@ def measure(size, centres, rng) -> dict:
 
 
 def explain(dialect: str) -> str:
-    clauses = search._filter_clauses(open_now=False, facilities=())
-    query = search.candidates_query(XINMI[0], XINMI[1], 1000, clauses)
+    query = search.candidates_query(XINMI[0], XINMI[1], 1000)
     sql = str(query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
     prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
     rows = db.session.execute(text(prefix + sql)).all()
@@ -150,8 +147,7 @@ def explain(dialect: str) -> str:
 
 
 # -- gunicorn throughput --------------------------------------------------------------------------
-WRK_SCRIPT = """
-math.randomseed(42)
+NEARBY_LUA = """
 request = function()
   local lat = 34.5318 + (math.random() - 0.5) * 0.03
   local lng = 113.3850 + (math.random() - 0.5) * 0.036
@@ -160,69 +156,61 @@ end
 """
 
 
-def gunicorn(app_spec: str, env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", app_spec],
-        cwd=ROOT,
-        env={**os.environ, **env, "BIND": f"127.0.0.1:{port}", "GUNICORN_ACCESSLOG": "/dev/null"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    import urllib.request
-
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except Exception:
-            time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"gunicorn {app_spec} did not start")
+def _checked(figures: dict, what: str) -> dict:
+    if figures["non2xx"] or figures["errors"]:
+        raise RuntimeError(f"{what}: wrk saw failures: {figures}")
+    return figures
 
 
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-
-
-def wrk(url: str, script: Path | None, seconds: int) -> float:
-    args = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
-    if script:
-        args += ["-s", str(script)]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    line = next(line for line in out.splitlines() if line.startswith("Requests/sec"))
-    errors = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
-    if errors:
-        raise RuntimeError(f"wrk saw errors: {errors}")
-    return float(line.split()[1])
-
-
-def throughput(database_url: str, seconds: int) -> dict:
-    script = OUT / "nearby.lua"
-    script.write_text(WRK_SCRIPT)
+def throughput(database_url: str, seconds: int, rounds: int, connections: int) -> dict:
+    """The nearby endpoint and the bare endpoint (bench/bare_app.py), both served at once by
+    the project's gunicorn.conf.py, measured back to back ``rounds`` times (bare, nearby,
+    bare, nearby, ...): each ratio compares two runs seconds apart on the shared machine."""
     env = {
         "APP_ENV": "development",
         "WECHAT_MODE": "fake",
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
     }
-    results = {}
-    for name, spec, url, lua in (
-        ("bare_flask", "bench.toilets.bare:app", "/bare", None),
-        ("nearby", "wsgi:app", "/api/v1/toilets/nearby", script),
+    runs = []
+    with (
+        common.gunicorn("bench.bare_app:app", env, ready_path="/bare") as (bare_base, _),
+        common.gunicorn("wsgi:app", env) as (app_base, _),
     ):
-        proc = gunicorn(spec, env, 8071)
-        try:
-            wrk(f"http://127.0.0.1:8071{url}", lua, 2)  # warm-up
-            results[name] = wrk(f"http://127.0.0.1:8071{url}", lua, seconds)
-        finally:
-            stop(proc)
-    results["ratio"] = results["nearby"] / results["bare_flask"]
-    return results
+        common.wrk(bare_base + "/bare", seconds=2, connections=connections)  # warm-up
+        common.wrk(app_base, lua=NEARBY_LUA, seconds=2, connections=connections)
+        for _ in range(rounds):
+            bare = _checked(
+                common.wrk(bare_base + "/bare", seconds=seconds, connections=connections), "bare"
+            )
+            nearby = _checked(
+                common.wrk(app_base, lua=NEARBY_LUA, seconds=seconds, connections=connections),
+                "nearby",
+            )
+            runs.append(
+                {
+                    "bare_rps": bare["rps"],
+                    "bare_p50_ms": bare["p50_ms"],
+                    "bare_p99_ms": bare["p99_ms"],
+                    "nearby_rps": nearby["rps"],
+                    "nearby_p50_ms": nearby["p50_ms"],
+                    "nearby_p99_ms": nearby["p99_ms"],
+                    "ratio": nearby["rps"] / bare["rps"],
+                }
+            )
+            print(f"  round {len(runs)}: {json.dumps(runs[-1])}", flush=True)
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "rounds": runs,
+        "ratio_median": statistics.median(r["ratio"] for r in runs),
+        "nearby_rps_median": statistics.median(r["nearby_rps"] for r in runs),
+        "bare_rps_median": statistics.median(r["bare_rps"] for r in runs),
+        "nearby_p99_ms_max": max(r["nearby_p99_ms"] for r in runs),
+    }
 
 
-def run_database(name: str, url: str, seconds: int) -> dict:
+def run_database(name: str, url: str, args) -> dict:
     rng = random.Random(2026)
     centres = city_centres(max(SIZES) // CITY_SIZE + 1, rng)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {}})
@@ -231,7 +219,7 @@ def run_database(name: str, url: str, seconds: int) -> dict:
         db.drop_all()
         db.create_all()
         loaded = 0
-        for size in SIZES:
+        for size in args.sizes:
             started = time.perf_counter()
             load(loaded, size, centres, rng)
             loaded = size
@@ -240,14 +228,16 @@ def run_database(name: str, url: str, seconds: int) -> dict:
             result["plan"] = explain(name)
             report["sizes"].append(result)
             print(f"[{name}] {json.dumps(result, ensure_ascii=False)}", flush=True)
-            if size == 100_000 and seconds:
+            if size == 100_000 and args.seconds:
                 db.session.remove()
-                report["throughput_100k"] = throughput(url, seconds)
+                report["throughput_100k"] = throughput(
+                    url, args.seconds, args.rounds, args.connections
+                )
                 print(f"[{name}] throughput {report['throughput_100k']}", flush=True)
         db.session.remove()
         db.engine.dispose()
     first, last = report["sizes"][0], report["sizes"][-1]
-    report["p50_ratio_1m_vs_1k"] = last["p50_ms"] / first["p50_ms"]
+    report["p50_ratio"] = last["p50_ms"] / first["p50_ms"]
     return report
 
 
@@ -256,10 +246,15 @@ def main() -> None:
     parser.add_argument(
         "--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/xiuhua_toilets"
     )
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/nearby alternations")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--sizes", type=lambda v: tuple(int(x) for x in v.split(",")), default=SIZES
+    )
+    parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is needed: apt-get install -y wrk")
+    common.ensure_wrk()
     OUT.mkdir(parents=True, exist_ok=True)
     sqlite_file = OUT / "toilets-bench.db"
     for suffix in ("", "-wal", "-shm"):
@@ -269,10 +264,8 @@ def main() -> None:
         conn.execute(text("DROP SCHEMA IF EXISTS toilets_bench CASCADE"))
         conn.execute(text("CREATE SCHEMA toilets_bench"))
     pg_url = f"{args.pg}?options=-csearch_path%3Dtoilets_bench"
-    reports = [
-        run_database("sqlite", f"sqlite:///{sqlite_file}", args.seconds),
-        run_database("postgresql", pg_url, args.seconds),
-    ]
+    urls = {"sqlite": f"sqlite:///{sqlite_file}", "postgresql": pg_url}
+    reports = [run_database(name, urls[name], args) for name in args.databases.split(",")]
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA toilets_bench CASCADE"))
     (OUT / "toilets.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
@@ -285,13 +278,19 @@ def main() -> None:
                 f"| {r['brute_p50_ms']:.1f} | {r['brute_p50_ms'] / r['p50_ms']:.0f}× |"
             )
     for report in reports:
-        t = report.get("throughput_100k", {})
-        print(
-            f"{report['database']}: p50 1M / 1k = {report['p50_ratio_1m_vs_1k']:.2f}; "
-            f"gunicorn 100k: nearby {t.get('nearby', 0):.0f} req/s, bare Flask "
-            f"{t.get('bare_flask', 0):.0f} req/s, ratio {t.get('ratio', 0):.2f}"
-        )
-        print(f"{report['database']} plan at 1M: {report['sizes'][-1]['plan']}")
+        print(f"{report['database']}: p50 largest / smallest = {report['p50_ratio']:.2f}")
+        t = report.get("throughput_100k")
+        if t:
+            print(f"\n{report['database']}, gunicorn at 100k, -c{t['connections']}:")
+            print("| round | nearby req/s | bare req/s | ratio | nearby p50 / p99 ms |")
+            print("|---|---|---|---|---|")
+            for n, r in enumerate(t["rounds"], 1):
+                print(
+                    f"| {n} | {r['nearby_rps']:.0f} | {r['bare_rps']:.0f} | {r['ratio']:.2f} "
+                    f"| {r['nearby_p50_ms']:.1f} / {r['nearby_p99_ms']:.1f} |"
+                )
+            print(f"median ratio {t['ratio_median']:.2f}")
+        print(f"{report['database']} plan at the largest size: {report['sizes'][-1]['plan']}")
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def hidden_comments(page: int, page_size: int) -> tuple[list[ToiletRating], int]
 
 def moderate_comment(rating_id: int, publish: bool) -> ToiletRating:
     """Staff publish a comment held for review, or delete its text."""
-    rating = db.session.get(ToiletRating, rating_id)
+    rating = manage.by_id(ToiletRating, rating_id)
     if rating is None or rating.comment is None:
         raise not_found("评论不存在")
     if publish:
@@ -265,7 +265,7 @@ def resolve_report(
 ) -> ToiletReport:
     """Close a queued report as ``resolved`` or ``dismissed``; the reporter is told."""
     now = now or utcnow()
-    report = db.session.get(ToiletReport, report_id)
+    report = manage.by_id(ToiletReport, report_id)
     if report is None or report.kind not in PROBLEM_KINDS:
         raise not_found("反馈不存在")
     # Guarded update: two staff closing the same report cannot both succeed.

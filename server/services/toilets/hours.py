@@ -49,14 +49,26 @@ class OpenState:
     next_change: dt.datetime | None  # None: not within a year / never / unknown
 
 
+CLOSED = OpenState(False, None)
+UNKNOWN = OpenState(None, None)
+
+
 def state(rule: str | None, status: str, now: dt.datetime) -> OpenState:
-    """Whether a toilet with ``rule`` and ``status`` is open at ``now``, and until when."""
+    """Whether a toilet with ``rule`` and ``status`` is open at ``now``, and until when.
+
+    Rules change state on whole minutes only (the syntax has no seconds), so the answer is
+    the same for every instant of a minute: it is computed once per rule and minute.
+    """
     if status != "open":
-        return OpenState(False, None)
+        return CLOSED
     if not rule:
-        return OpenState(None, None)
+        return UNKNOWN
+    return _state_in_minute(rule, now.astimezone(CST).replace(second=0, microsecond=0))
+
+
+@lru_cache(maxsize=4096)
+def _state_in_minute(rule: str, local: dt.datetime) -> OpenState:
     hours = parse(rule)
-    local = now.astimezone(CST)
     current, _comment = hours.state(local)
     change = hours.next_change(local)
     if change is not None and change.tzinfo is None:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from server.errors import AppError, conflict, not_found
 from server.extensions import db
-from server.models.toilets import FACILITIES, Toilet, ToiletAudit
+from server.models.toilets import FACILITIES, MAX_ID, Toilet, ToiletAudit
 from server.models.users import User
 from server.services import uploads
 from server.services.toilets import search
@@ -36,8 +36,15 @@ FIELDS = (
 )
 
 
+def by_id(model, object_id: int):
+    """``db.session.get``, or None for an id no INTEGER column can hold (from a URL)."""
+    if not 0 < object_id <= MAX_ID:
+        return None
+    return db.session.get(model, object_id)
+
+
 def get(toilet_id: int) -> Toilet:
-    toilet = db.session.get(Toilet, toilet_id)
+    toilet = by_id(Toilet, toilet_id)
     if toilet is None:
         raise not_found("公厕不存在")
     return toilet

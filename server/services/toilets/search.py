@@ -1,28 +1,36 @@
 """Nearest toilets and map-layer lists, always through the ``(lat_cell, lng, lat)`` index.
 
-The nearest search reads ever larger boxes around the point (first ring 500 m, doubling up
-to the radius): each box becomes ``lat_cell IN (bands) AND lng BETWEEN .. AND lat BETWEEN ..``
-(one short index range per 0.01° band, never a full scan), candidates are ranked by exact
-haversine distance in Python, ties by id. A box always contains the whole circle of its
+The nearest search reads ever larger boxes around the point (first ring 1 km, the default
+radius, doubling up to the radius): each box becomes
+``lat_cell IN (bands) AND lng BETWEEN .. AND lat BETWEEN ..`` (one short index range per
+0.01° band, never a full scan), candidates are ranked by exact haversine distance in
+Python, ties by id. A box always contains the whole circle of its
 ring, so once ``limit`` matches lie inside the ring, they are exactly the nearest ones, as a
 brute-force scan would find them (tests/test_toilets_search.py checks this property).
+
+It is the hot path of the mini-program (bench/toilets): one statement per filter combination
+is built once and executed on the session's connection (Core, no ORM objects), and each row
+carries the displayed columns, so a search is one query.
 """
 
 import datetime as dt
 import math
+from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from server import geo
 from server.extensions import db
-from server.models.toilets import Toilet, lat_cell
+from server.models.toilets import CATEGORY_LABELS, FACILITIES, KIND_LABELS, Toilet, lat_cell
 from server.services.toilets import hours
 from server.timeutil import utcnow
 
 MAX_RADIUS_M = 5000
 MAX_LIMIT = 50
-FIRST_RING_M = 500
+FIRST_RING_M = 1000  # the default radius: one query
 BEYOND_MAX_M = 50_000  # how far "the nearest beyond the radius" is looked for
 BEYOND_MAX_ITEMS = 5
 MAX_BBOX_DEGREES = 2.0
@@ -101,7 +109,7 @@ def circle_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, f
 
 
 def box_clause(south: float, west: float, north: float, east: float):
-    """The indexed WHERE clause for toilets inside a box."""
+    """The indexed WHERE clause for toilets inside a box (map lists, duplicate checks)."""
     cells = list(range(lat_cell(south), lat_cell(north) + 1))
     return and_(
         Toilet.lat_cell.in_(cells),
@@ -110,48 +118,98 @@ def box_clause(south: float, west: float, north: float, east: float):
     )
 
 
-def _filter_clauses(open_now: bool, facilities: tuple[str, ...]):
-    clauses = [Toilet.status != "removed"]
+# -- the nearest search: one cached Core statement, plain rows, no ORM objects ------------------
+_COLUMNS = Toilet.__table__.c
+# What a search result shows (ToiletSchema's fields), read in the search query itself.
+ROW_FIELDS = (
+    "id", "lat", "lng", "status", "opening_hours", "name", "address", "district", "street",
+    "category", "kind", "access", "status_reason", "reopen_on", *FACILITIES,
+    "rating_avg", "rating_count",
+)  # fmt: skip
+
+
+class ToiletRow(namedtuple("ToiletRow", ROW_FIELDS)):
+    """A toilet's displayed columns, as the nearest search reads them (a tuple, not an ORM
+    object: no identity map, no attribute instrumentation on the hot path)."""
+
+    __slots__ = ()
+
+    @property
+    def facilities(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FACILITIES}
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORY_LABELS[self.category]
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+
+def _filter_clauses(open_now: bool, facilities: tuple[str, ...]) -> list:
+    clauses = [_COLUMNS.status != "removed"]
     if open_now:
-        clauses.append(Toilet.status == "open")
+        clauses.append(_COLUMNS.status == "open")
     for name in facilities:
-        columns = [getattr(Toilet, column) == "yes" for column in SEARCH_FILTERS[name]]
-        clauses.append(columns[0] if len(columns) == 1 else db.or_(*columns))
+        columns = [_COLUMNS[column] == "yes" for column in SEARCH_FILTERS[name]]
+        clauses.append(columns[0] if len(columns) == 1 else or_(*columns))
     return clauses
 
 
-def candidates_query(lat: float, lng: float, radius_m: float, clauses=()):
-    """The one query of a search ring: the box around the circle, through the index."""
-    return select(Toilet.id, Toilet.lat, Toilet.lng, Toilet.status, Toilet.opening_hours).where(
-        box_clause(*circle_box(lat, lng, radius_m)), *clauses
+@lru_cache(maxsize=64)
+def _statement(open_now: bool, facilities: tuple[str, ...]):
+    """The search statement for one combination of filters, built once per process.
+
+    The box is bound at execution: ``lat_cell IN (bands)`` (an expanding parameter) and the
+    ``lng``/``lat`` ranges, so SQLAlchemy's compiled cache serves every later request.
+    """
+    return select(*(_COLUMNS[name] for name in ROW_FIELDS)).where(
+        _COLUMNS.lat_cell.in_(bindparam("cells", expanding=True)),
+        _COLUMNS.lng.between(bindparam("west"), bindparam("east")),
+        _COLUMNS.lat.between(bindparam("south"), bindparam("north")),
+        *_filter_clauses(open_now, facilities),
     )
 
 
-def _ranked(lat, lng, radius_m, clauses, open_now, now) -> list[tuple[float, int]]:
-    """(distance, id) of every match within ``radius_m``, nearest first."""
+def _box_params(lat: float, lng: float, radius_m: float) -> dict:
+    south, west, north, east = circle_box(lat, lng, radius_m)
+    cells = list(range(lat_cell(south), lat_cell(north) + 1))
+    return {"cells": cells, "west": west, "east": east, "south": south, "north": north}
+
+
+def candidates_query(
+    lat: float, lng: float, radius_m: float, open_now: bool = False, facilities=()
+):
+    """The one query of a search ring with its values bound (for EXPLAIN)."""
+    statement = _statement(open_now, tuple(facilities))
+    return statement.params(**_box_params(lat, lng, radius_m))
+
+
+def _ranked(lat, lng, radius_m, open_now, facilities, now) -> list[tuple[float, int, tuple]]:
+    """(distance, id, row) of every match within ``radius_m``, nearest first."""
     ranked = []
-    query = candidates_query(lat, lng, radius_m, clauses)
-    for toilet_id, t_lat, t_lng, status, rule in db.session.execute(query):
-        distance = geo.haversine_m(lat, lng, t_lat, t_lng)
+    rows = (
+        db.session.connection()
+        .execute(_statement(open_now, facilities), _box_params(lat, lng, radius_m))
+        .all()
+    )
+    haversine = geo.haversine_m
+    for row in rows:
+        distance = haversine(lat, lng, row[1], row[2])
         if distance > radius_m:
             continue
-        if open_now and hours.state(rule, status, now).is_open is not True:
+        if open_now and hours.state(row[4], row[3], now).is_open is not True:
             continue
-        ranked.append((distance, toilet_id))
-    ranked.sort()
+        ranked.append((distance, row[0], row))
+    ranked.sort(key=itemgetter(0, 1))
     return ranked
 
 
-def _hits(ranked: list[tuple[float, int]], now: dt.datetime) -> list[Shown]:
-    if not ranked:
-        return []
-    toilets = {
-        t.id: t
-        for t in db.session.scalars(select(Toilet).where(Toilet.id.in_([i for _, i in ranked])))
-    }
+def _shown(ranked: list[tuple[float, int, tuple]], now: dt.datetime) -> list[Shown]:
     return [
-        Shown(toilets[i], hours.state(toilets[i].opening_hours, toilets[i].status, now), d)
-        for d, i in ranked
+        Shown(ToiletRow(*row), hours.state(row[4], row[3], now), distance)
+        for distance, _, row in ranked
     ]
 
 
@@ -169,29 +227,28 @@ def nearby(
 
     Removed toilets never show; temporarily closed ones show as closed unless ``open_now``.
     When fewer than ``limit`` lie inside the radius, ``beyond`` offers the nearest outside it
-    (up to 50 km away).
+    (up to 50 km away). A radius up to ``FIRST_RING_M`` (the default 1 km) is one query.
     """
     now = now or utcnow()
     radius_m = min(radius_m, MAX_RADIUS_M)
     limit = min(limit, MAX_LIMIT)
-    clauses = _filter_clauses(open_now, facilities)
+    facilities = tuple(facilities)
     ring = min(FIRST_RING_M, radius_m)
     while True:
-        ranked = _ranked(lat, lng, ring, clauses, open_now, now)
+        ranked = _ranked(lat, lng, ring, open_now, facilities, now)
         if len(ranked) >= limit or ring >= radius_m:
             break
         ring = min(ring * 2, radius_m)
     inside = ranked[:limit]
-    outside: list[tuple[float, int]] = []
+    outside: list[tuple[float, int, tuple]] = []
     want = min(limit - len(inside), BEYOND_MAX_ITEMS)
     while want and ring < BEYOND_MAX_M:
         ring = min(ring * 2, BEYOND_MAX_M)
-        ranked = _ranked(lat, lng, ring, clauses, open_now, now)
-        outside = [pair for pair in ranked if pair[0] > radius_m]
+        ranked = _ranked(lat, lng, ring, open_now, facilities, now)
+        outside = [hit for hit in ranked if hit[0] > radius_m]
         if len(outside) >= want:
             break
-    hits = _hits(inside + outside[:want], now)
-    return Nearby(hits[: len(inside)], hits[len(inside) :], radius_m, limit)
+    return Nearby(_shown(inside, now), _shown(outside[:want], now), radius_m, limit)
 
 
 def in_bbox(
