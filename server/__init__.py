@@ -62,6 +62,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from miniprogram_api import BLUEPRINTS
+    from server.routing import IdConverter, id_schema
+
+    app.url_map.converters["int"] = IdConverter
+    api.register_converter(IdConverter, id_schema)
     from server import health, media
 
     for blueprint in BLUEPRINTS:

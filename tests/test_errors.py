@@ -167,3 +167,11 @@ def test_error_shape_documented_in_openapi(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     error = spec["components"]["schemas"]["Error"]
     assert set(error["properties"]) == SHAPE
+
+
+def test_ids_beyond_the_database_range_are_404(client):
+    for path in ("/api/v1/toilets/2147483648", "/api/v1/complaints/99999999999999999999"):
+        check_shape(client.get(path), 404, "not_found")
+    spec = client.get("/api/v1/openapi.json").get_json()
+    param = spec["paths"]["/api/v1/toilets/{toilet_id}"]["parameters"][0]
+    assert param["schema"] == {"type": "integer", "minimum": 0, "maximum": 2147483647}
