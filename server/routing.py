@@ -10,7 +10,7 @@ INT32_MAX = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    def __init__(self, map, fixed_digits=0, min=None, max=INT32_MAX, signed=False):  # noqa: A002
+    def __init__(self, map, fixed_digits=0, min=None, max=INT32_MAX, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
