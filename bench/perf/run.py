@@ -260,6 +260,7 @@ def run_scenarios(app_base: str, bare_base: str, master_pid: int, data, args) ->
     seed.reset_bookings()
 
     def mixed_lua() -> str:
+        time.sleep(1)  # requests still in flight when the last wrk run ended claim uploads too
         unused = residents_now()
         people = [[r.token, r.complaint_ids, unused.get(r.user_id, [])] for r in data.residents]
         return scripts.mixed(seed.CENTRE, people, data.farmer_tokens, body, THREADS)
@@ -358,8 +359,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--bare-seconds", type=int, default=5)
     parser.add_argument("--memory-requests", type=int, default=10_000)
-    parser.add_argument("--memory-chunk-seconds", type=int, default=6)
-    parser.add_argument("--memory-chunks-max", type=int, default=12)
+    parser.add_argument("--memory-chunk-seconds", type=int, default=8)
+    parser.add_argument("--memory-chunks-max", type=int, default=20)
     args = parser.parse_args()
     if not (1 <= args.seconds <= 60 and 1 <= args.workers <= 4 and args.toilets <= 1_000_000):
         parser.error("keep the run bounded: ≤ 60 s per scenario, ≤ 4 workers, ≤ 1M toilets")
