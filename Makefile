@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export FLASK_APP := wsgi.py
 
 .PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
-.PHONY: bench-photos bench-toilets bench-stalls
+.PHONY: bench bench-photos bench-toilets bench-stalls
 
 venv: $(STAMP)
 
@@ -79,3 +79,10 @@ bench-toilets: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage
+
+# The whole service under load, as deployed (issue 7; ≈ 10 minutes, bounded by `timeout`):
+# SQLite, then PostgreSQL (BENCH_DATABASE_URL, a dedicated database) + Redis (BENCH_REDIS_URL).
+# Installs wrk (Debian package) when missing. Figures: bench/out/perf-*.json, bench/RESULTS.md.
+bench: venv
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	timeout 15m $(BIN)/python -m bench.perf.run

@@ -21,7 +21,11 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.check_production(app.config)
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+        engine_options(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            app.config["SQLITE_BUSY_TIMEOUT_MS"],
+            app.config["DB_POOL_SIZE"],
+        ),
     )
     if app.config["PROXY_FIX_X_FOR"]:
         n = app.config["PROXY_FIX_X_FOR"]

@@ -52,6 +52,8 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "TOKEN_TTL_SECONDS": int(env.get("TOKEN_TTL_SECONDS", "7200")),
         "DATA_ENCRYPTION_KEYS": env.get("DATA_ENCRYPTION_KEYS", DEV_DATA_KEY),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        # PostgreSQL connections kept per process: one per concurrent request (server/db.py).
+        "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE") or env.get("GUNICORN_THREADS") or "1"),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
         # Public base URL of UPLOAD_DIR when nginx or a CDN serves it; else this server's /media/.
         "MEDIA_BASE_URL": env.get("MEDIA_BASE_URL", ""),

@@ -37,10 +37,20 @@ def _sqlite_on_begin(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
-def engine_options(uri: str, busy_timeout_ms: int) -> dict:
+def engine_options(uri: str, busy_timeout_ms: int, pool_size: int = 1) -> dict:
+    """Engine settings. PostgreSQL: ``pool_size`` connections kept per process, one per
+    request it serves at a time (gunicorn: ``GUNICORN_THREADS``, 1 for sync workers), so
+    a host keeps ``WEB_CONCURRENCY × GUNICORN_THREADS`` connections open; the overflow
+    (opened on demand, closed when returned) covers bursts such as ``/readyz``'s second
+    connection or in-process threads."""
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 5}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": max(1, pool_size),
+        "max_overflow": 10,
+        "pool_timeout": 5,
+    }
 
 
 def _mark_read_only_requests():

@@ -8,6 +8,7 @@ import logging
 import time
 
 from flask import Flask, g, request
+from sqlalchemy import inspect
 
 log = logging.getLogger("xiuhua.request")
 
@@ -20,13 +21,15 @@ def _log_request(response):
     started = g.get("request_started")
     duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
     user = g.get("current_user")
+    # The id from the identity map: ``user.id`` would reload the row the commit expired.
+    user_id = inspect(user).identity[0] if user is not None else "-"
     log.info(
         "%s %s %s %.1fms user=%s",
         request.method,
         request.path,
         response.status_code,
         duration_ms,
-        user.id if user is not None else "-",
+        user_id,
     )
     return response
 

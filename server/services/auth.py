@@ -66,12 +66,17 @@ def login(code: str, ttl_seconds: int) -> tuple[str, ApiToken]:
 
 def authenticate(token: str, now: dt.datetime | None = None) -> User:
     """The active user owning ``token``; raises 401 for anything else."""
-    record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if record is None:
+    # One query for the token and its user: this runs on every authenticated request.
+    row = db.session.execute(
+        select(User, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).one_or_none()
+    if row is None:
         raise AppError(401, "token_invalid", "登录已失效，请重新登录")
-    if record.expires_at <= (now or utcnow()):
+    user, expires_at = row
+    if expires_at <= (now or utcnow()):
         raise AppError(401, "token_expired", "登录已过期，请重新登录")
-    user = record.user
     if user.status != "active":
         raise AppError(401, "token_invalid", "登录已失效，请重新登录")
     return user
