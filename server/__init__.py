@@ -62,12 +62,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from miniprogram_api import BLUEPRINTS
-    from server import health, media
+    from server import health, media, open311
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(open311.bp)
 
 
 def register_commands(app: Flask) -> None:
