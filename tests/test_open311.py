@@ -635,8 +635,9 @@ def test_admin_issues_lists_and_revokes_keys(client, admin, staff, resident):
         resp = client.post("/api/v1/staff/open311/keys", json={"name": "x"}, headers=headers)
         assert resp.status_code == 403
     assert client.get("/api/v1/staff/open311/keys").status_code == 401
-    missing = client.delete("/api/v1/staff/open311/keys/999", headers=auth_headers(admin))
-    assert missing.status_code == 404
+    for missing in (999, 2**31, 2**70):
+        resp = client.delete(f"/api/v1/staff/open311/keys/{missing}", headers=auth_headers(admin))
+        assert resp.status_code == 404
 
 
 @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 65}])
@@ -674,3 +675,18 @@ def test_gcj02_to_wgs84_inverts_the_forward_transform(wgs):
 
 def test_gcj02_to_wgs84_outside_china_is_unchanged():
     assert geo.gcj02_to_wgs84(48.8566, 2.3522) == (48.8566, 2.3522)
+
+
+# -- demo ------------------------------------------------------------------------------------------
+@pytest.mark.config(OPEN311_REVIEW_SUBMISSIONS=False)
+def test_demo_data_has_a_working_key(app, client):
+    from server.demo.open311 import DEMO_KEY
+
+    result = app.test_cli_runner().invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    _, before = get(client, "requests")
+    assert before and all(item["description"].startswith("【演示】") for item in before)
+    resp, body = post_request(client, **request_form(DEMO_KEY))
+    assert resp.status_code == 201
+    _, after = get(client, "requests", "xml")
+    assert len(after.findall("request")) == len(before) + 1

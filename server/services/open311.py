@@ -78,8 +78,11 @@ def list_keys(page: int, page_size: int) -> dict:
     }
 
 
+MAX_ID = 2**31 - 1  # an INTEGER primary key; larger numbers cannot name a row
+
+
 def get_key(key_id: int) -> Open311ApiKey:
-    row = db.session.get(Open311ApiKey, key_id)
+    row = db.session.get(Open311ApiKey, key_id) if 0 < key_id <= MAX_ID else None
     if row is None:
         raise not_found("API 密钥不存在")
     return row
