@@ -253,6 +253,14 @@ def test_statuses_map_to_open_and_closed_with_notes(client, staff):
     assert target.case_no in by_id[str(duplicate.id)]["status_notes"]
 
 
+def test_xml_stays_well_formed_with_control_characters(client):
+    complaint = make_complaint(description="井盖\x01缺失\x1b<b>&amp;</b>")
+    _, root = get(client, f"requests/{complaint.id}", "xml")
+    assert root.find("request/description").text == "井盖缺失<b>&amp;</b>"
+    _, body = get(client, f"requests/{complaint.id}")
+    assert body[0]["description"] == "井盖\x01缺失\x1b<b>&amp;</b>"
+
+
 def test_held_cases_are_not_public(client):
     public = make_complaint()
     held = make_complaint()

@@ -8,6 +8,7 @@ numbers and e-mail addresses masked, in case someone typed theirs into it.
 
 import datetime as dt
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from flask import Response
@@ -32,6 +33,8 @@ ITEM_NAMES = {
     "attributes": "attribute",
     "values": "value",
 }
+# Characters XML 1.0 cannot carry (control characters, lone surrogates): dropped from XML text.
+XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 LIMIT_WORDS = {"working_hours": "个工作小时", "working_days": "个工作日"}
 
 
@@ -137,7 +140,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return XML_INVALID.sub("", str(value))
 
 
 def _append(parent: ET.Element, name: str, value) -> None:
