@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export FLASK_APP := wsgi.py
 
 .PHONY: venv migrate demo-data run worker test test-pg fuzz lint format schemas schemas-check clean
-.PHONY: bench bench-photos bench-toilets bench-stalls
+.PHONY: bench bench-photos bench-toilets bench-stalls bench-open311
 
 venv: $(STAMP)
 
@@ -76,6 +76,10 @@ bench-photos: venv
 # Toilet finder benchmark (a few minutes; needs wrk and PostgreSQL): bench/RESULTS.md.
 bench-toilets: venv
 	$(BIN)/python bench/toilets/run.py
+
+# Open311 GET requests at 1000 rows, JSON and XML (in-process; BENCH_DATABASE_URL for PostgreSQL).
+bench-open311: venv
+	$(BIN)/python bench/open311/requests_list.py $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

@@ -1,6 +1,6 @@
 """Blueprints called by the mini-program, registered in this order."""
 
-from miniprogram_api import auth, complaints, stalls, toilets, uploads, users
+from miniprogram_api import auth, complaints, open311, stalls, toilets, uploads, users
 
 BLUEPRINTS = (
     auth.blp,
@@ -12,4 +12,5 @@ BLUEPRINTS = (
     complaints.staff_blp,
     stalls.blp,
     stalls.staff_blp,
+    open311.staff_blp,
 )

@@ -66,16 +66,17 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from miniprogram_api import BLUEPRINTS
+    from server import health, media, open311
     from server.routing import IdConverter, id_schema
 
     app.url_map.converters["int"] = IdConverter
     api.register_converter(IdConverter, id_schema)
-    from server import health, media
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(open311.bp)
 
 
 def register_commands(app: Flask) -> None:

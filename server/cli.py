@@ -14,6 +14,7 @@ from server.backup import backup_command, restore_command
 from server.extensions import api, db
 from server.keys import keys_cli
 from server.models.users import User
+from server.open311.cli import open311_cli
 from server.services import users as users_service
 
 DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
@@ -204,6 +205,7 @@ COMMANDS = (
     schemas_cli,
     toilets_cli,
     complaints_cli,
+    open311_cli,
     demo_data,
     keys_cli,
     backup_command,

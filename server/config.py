@@ -65,6 +65,7 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         **{key: value for key, value in env.items() if key.startswith("RATELIMIT_")},
         "DEBUG_ERRORS": _bool(env.get("DEBUG_ERRORS")),
         **stall_rules(env),
+        **open311_settings(env),
     }
 
 
@@ -111,3 +112,17 @@ def check_production(config: dict) -> None:
         problems.append("DATA_ENCRYPTION_KEYS is missing or contains the public development key")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))
+
+
+def open311_settings(env) -> dict:
+    """Open311 GeoReport v2 (README "Open311 GeoReport v2")."""
+    return {
+        # When set, a request naming another jurisdiction_id is a 404; unset, it is ignored.
+        "OPEN311_JURISDICTION_ID": env.get("OPEN311_JURISDICTION_ID", ""),
+        "OPEN311_CONTACT": env.get("OPEN311_CONTACT", "城市管理局 12319 城管服务热线"),
+        "OPEN311_KEY_SERVICE": env.get(
+            "OPEN311_KEY_SERVICE", "API 密钥由城市管理局系统管理员签发，请联系 12319 城管服务热线"
+        ),
+        # Cases filed through Open311 wait for staff review before they are public.
+        "OPEN311_REVIEW_SUBMISSIONS": _bool(env.get("OPEN311_REVIEW_SUBMISSIONS", "true")),
+    }

@@ -1,4 +1,4 @@
-"""Coordinates: WGS-84 → GCJ-02, distances, and the China bounding box.
+"""Coordinates: WGS-84 ⇄ GCJ-02, distances, and the China bounding box.
 
 GCJ-02 is canonical in Xiuhua: it is what WeChat maps and ``wx.openLocation`` use.
 The transform is the well-known public-domain approximation of the GCJ-02
@@ -48,6 +48,24 @@ def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     d_lat = (d_lat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrt_magic) * math.pi)
     d_lng = (d_lng * 180.0) / (_A / sqrt_magic * math.cos(rad_lat) * math.pi)
     return lat + d_lat, lng + d_lng
+
+
+def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
+    """Invert ``wgs84_to_gcj02`` by fixed-point iteration (to ~1e-9 degrees, a millimetre).
+
+    The offset varies slowly with position, so each step ``w -= f(w) - g`` removes almost all
+    of the remaining error; a handful of steps reach float precision.
+    """
+    if not in_china_bbox(lat, lng):
+        return lat, lng
+    w_lat, w_lng = lat, lng
+    for _ in range(30):
+        g_lat, g_lng = wgs84_to_gcj02(w_lat, w_lng)
+        d_lat, d_lng = g_lat - lat, g_lng - lng
+        w_lat, w_lng = w_lat - d_lat, w_lng - d_lng
+        if abs(d_lat) < 1e-10 and abs(d_lng) < 1e-10:
+            break
+    return w_lat, w_lng
 
 
 def to_gcj02(lat: float, lng: float, coord_type: str) -> tuple[float, float]:

@@ -1,5 +1,7 @@
 """Masking personal data for display."""
 
+import re
+
 
 def mask_phone(phone: str | None) -> str | None:
     """``13812341234`` → ``138****1234``."""
@@ -15,3 +17,23 @@ def mask_name(name: str | None) -> str | None:
     if not name:
         return None
     return name[0] + "*" * (len(name) - 1)
+
+
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
+_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def redact_text(text: str | None) -> str | None:
+    """Mask phone numbers, ID card numbers and e-mail addresses typed into free text.
+
+    For text published beyond the mini-program (open data): a citizen may write "请联系我
+    13812341234" into a description.
+    """
+    if not text:
+        return text
+    text = _ID_CARD.sub(lambda m: m.group()[:6] + "*" * 12, text)
+    text = _MOBILE.sub(lambda m: mask_phone(m.group()[-11:]), text)
+    text = _LANDLINE.sub(lambda m: m.group()[:4] + "****", text)
+    return _EMAIL.sub("***@***", text)

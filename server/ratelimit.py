@@ -18,6 +18,8 @@ from server.errors import AppError
 DEFAULT_LIMITS = {
     "RATELIMIT_LOGIN_IP": "30/minute;300/hour",
     "RATELIMIT_LOGIN_OPENID": "10/minute",
+    "RATELIMIT_OPEN311_POST": "30/minute",  # per Open311 API key
+    "RATELIMIT_OPEN311_READ": "300/minute",  # per client IP, Open311 GET endpoints
 }
 
 

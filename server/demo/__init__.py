@@ -5,12 +5,12 @@ Each feature adds a loader module here and a line to ``LOADERS``.
 
 from sqlalchemy import func, select
 
-from server.demo import complaints, stalls, toilets, users
+from server.demo import complaints, open311, stalls, toilets, users
 from server.extensions import db
 from server.models.users import User
 
 DEMO_PREFIX = "【演示】"
-LOADERS = (users.load, toilets.load, complaints.load, stalls.load)
+LOADERS = (users.load, toilets.load, complaints.load, stalls.load, open311.load)
 
 
 def has_real_users() -> bool:

@@ -3,6 +3,7 @@
 from server.models import (  # noqa: F401
     complaints,
     idempotency,
+    open311,
     outbox,
     stalls,
     toilets,
