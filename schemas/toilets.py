@@ -369,6 +369,10 @@ class ReportSchema(Schema):
     created_at = CSTDateTime()
     resolved_at = CSTDateTime(allow_none=True)
     resolution_note = fields.String(allow_none=True)
+    complaint_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The 12319 case this problem was filed as (follow it there)"},
+    )
 
 
 # -- staff ----------------------------------------------------------------------------------------

@@ -433,6 +433,39 @@ def test_report_closed_queued_for_staff_and_resolved_with_notice(client, residen
     assert twice.status_code == 409 and twice.get_json()["error"] == "report_closed"
 
 
+def test_problem_reports_become_public_toilet_complaints(client, resident, staff):
+    from server.models.complaints import Complaint
+    from server.services.complaints import staff as complaints_staff
+
+    complaints_staff.seed_reference_data()
+    db.session.commit()
+    toilet = make_toilet(name="【演示】青屏大街公厕", address="青屏大街12号")
+    photo = make_upload(resident)
+    resp = report(client, resident, toilet.id, kind="dirty", note="地面很脏", photo_ids=[photo.id])
+    assert resp.status_code == 201
+    complaint = db.session.get(Complaint, resp.get_json()["complaint_id"])
+    assert complaint.category.code == "B0301" and complaint.status == "submitted"
+    assert complaint.reporter_id == resident.id and complaint.source == "toilet_report"
+    assert complaint.description == "【公厕反馈】【演示】青屏大街公厕：不干净。地面很脏"
+    assert (complaint.lat, complaint.lng, complaint.address) == (
+        toilet.lat,
+        toilet.lng,
+        "青屏大街12号",
+    )
+    assert [u.id for u in complaint.report_uploads] == [photo.id]
+    assert db.session.get(Upload, photo.id).used_for == "complaint"
+    # the case is in the staff queue and the reporter can follow it
+    detail = client.get(f"/api/v1/complaints/{complaint.id}", headers=auth_headers(resident))
+    assert detail.status_code == 200
+    queue = client.get("/api/v1/staff/complaints", headers=auth_headers(staff)).get_json()
+    assert complaint.id in [item["id"] for item in queue["items"]]
+
+    # wrong data and confirmations stay with the toilet's editors
+    info = report(client, resident, toilet.id, key="key-00000009", kind="info_wrong")
+    assert info.status_code == 201 and info.get_json()["complaint_id"] is None
+    assert db.session.scalar(select(func.count()).select_from(Complaint)) == 1
+
+
 def test_report_bad_input_and_removed_toilet(client, resident):
     toilet = make_toilet()
     assert report(client, resident, toilet.id, kind="smelly").status_code == 422

@@ -212,6 +212,10 @@ class ToiletReport(db.Model):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     resolution_note: Mapped[str | None] = mapped_column(String(200))
+    # The 12319 case a problem report was filed as (category 公共厕所), if any.
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="SET NULL"), index=True
+    )
 
     toilet: Mapped[Toilet] = relationship()
 

@@ -14,9 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from server.errors import AppError, conflict, not_found
 from server.extensions import db, wechat
+from server.models.complaints import ComplaintCategory
 from server.models.toilets import Toilet, ToiletRating, ToiletReport
 from server.models.users import User
 from server.services import notifications, uploads
+from server.services.complaints import cases
 from server.services.toilets import manage
 from server.timeutil import utcnow
 
@@ -25,6 +27,9 @@ CONFIRMATION_WINDOW = dt.timedelta(days=30)
 DUPLICATE_WINDOW = dt.timedelta(hours=24)
 RECENT_REPORTS = dt.timedelta(days=30)
 PROBLEM_KINDS = ("closed", "info_wrong", "dirty", "broken")
+# Problems on the ground go to the case workflow; wrong data is for the toilet's editors.
+COMPLAINT_KINDS = ("closed", "dirty", "broken")
+TOILET_CATEGORY = "B0301"  # 公共厕所 in the complaint categories
 REPORT_KIND_LABELS = {
     "closed": "不开放",
     "info_wrong": "信息有误",
@@ -194,14 +199,33 @@ def create_report(
     )
     if earlier is not None:
         raise conflict("report_duplicate", "你今天已经反馈过这个问题，我们会尽快处理")
-    photos = uploads.claim(user, photo_ids or [], "toilet_report", now=now)
+    note = (note or "").strip() or None
+    complaint = None
+    if kind in COMPLAINT_KINDS and _complaints_accept_toilets():
+        # The problem becomes a 12319 case: dispatched, tracked and counted like any other;
+        # the case takes (claims) the photos.
+        complaint = cases.create_complaint(
+            user,
+            TOILET_CATEGORY,
+            _complaint_text(toilet, kind, note),
+            toilet.lat,
+            toilet.lng,
+            toilet.address or toilet.name,
+            photo_ids or [],
+            source="toilet_report",
+            now=now,
+        )
+        photos = complaint.report_uploads
+    else:
+        photos = uploads.claim(user, photo_ids or [], "toilet_report", now=now)
     report = ToiletReport(
         toilet_id=toilet.id,
         user_id=user.id,
         kind=kind,
-        note=(note or "").strip() or None,
+        note=note,
         photo_ids=[p.id for p in photos],
         status="noted" if kind == "still_accurate" else "open",
+        complaint_id=complaint.id if complaint else None,
         created_at=now,
     )
     db.session.add(report)
@@ -209,6 +233,23 @@ def create_report(
     if kind == "still_accurate":
         _maybe_verify(toilet, now)
     return report
+
+
+def _complaints_accept_toilets() -> bool:
+    """Whether the public-toilet category is active (admins may switch categories off)."""
+    return (
+        db.session.scalar(
+            select(ComplaintCategory.id).where(
+                ComplaintCategory.code == TOILET_CATEGORY, ComplaintCategory.active.is_(True)
+            )
+        )
+        is not None
+    )
+
+
+def _complaint_text(toilet: Toilet, kind: str, note: str | None) -> str:
+    text = f"【公厕反馈】{toilet.name}：{REPORT_KIND_LABELS[kind]}"
+    return f"{text}。{note}" if note else text
 
 
 def _maybe_verify(toilet: Toilet, now: dt.datetime) -> None:
