@@ -85,10 +85,11 @@ class NearbyQuerySchema(CoordinatesSchema):
 
 class ToiletListQuerySchema(PageQuerySchema):
     bbox = fields.String(
+        validate=validate.Length(max=100),
         metadata={
             "description": "GCJ-02 box `min_lng,min_lat,max_lng,max_lat` "
             f"(at most {MAX_BBOX_DEGREES}° a side)"
-        }
+        },
     )
     district = fields.String(validate=validate.Length(max=32))
 
@@ -284,7 +285,9 @@ class ToiletCreateSchema(BaseSchema):
         load_default="",
         validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确"),
     )
-    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_rule)
+    opening_hours = fields.String(
+        allow_none=True, load_default=None, validate=[validate.Length(max=255), _check_rule]
+    )
     facilities = fields.Nested(FacilitiesSchema, load_default=dict)
     stalls = fields.Nested(StallsSchema, load_default=dict)
     photo_ids = fields.List(
@@ -482,7 +485,9 @@ class ToiletImportRowSchema(BaseSchema):
     contact_phone = fields.String(
         load_default="", validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确")
     )
-    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_rule)
+    opening_hours = fields.String(
+        allow_none=True, load_default=None, validate=[validate.Length(max=255), _check_rule]
+    )
     stalls_male = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
     stalls_female = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
     stalls_accessible = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))

@@ -577,12 +577,12 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/staff/complaints/calendar"): c(
         staff_only(200), ST + "/complaints/calendar?year=2026"
     ),
-    ("PUT", "/api/v1/staff/complaints/calendar/days/<string:day>"): c(
+    ("PUT", "/api/v1/staff/complaints/calendar/days/<string(length=10):day>"): c(
         admin_only(200),
         ST + "/complaints/calendar/days/2026-12-30",
         json={"kind": "holiday", "name": "地方节日"},
     ),
-    ("DELETE", "/api/v1/staff/complaints/calendar/days/<string:day>"): c(
+    ("DELETE", "/api/v1/staff/complaints/calendar/days/<string(length=10):day>"): c(
         admin_only(204), ST + "/complaints/calendar/days/2026-10-01", needs=("reference",)
     ),
     ("GET", "/api/v1/staff/complaints/calendar/hours"): c(

@@ -284,7 +284,7 @@ class Calendar(MethodView):
         return calendar.list_days(args["year"])
 
 
-@blp.route("/complaints/calendar/days/<string:day>")
+@blp.route("/complaints/calendar/days/<string(length=10):day>")
 class CalendarDay(MethodView):
     @admin_required
     @blp.arguments(CalendarDaySchema)
