@@ -38,9 +38,15 @@ def _sqlite_on_begin(conn):
 
 
 def engine_options(uri: str, busy_timeout_ms: int) -> dict:
+    # Statement parameters (phones, names before encryption, tokens' hashes) never reach a log
+    # line or an exception message, even with sqlalchemy.engine logging at INFO/DEBUG.
+    common = {"hide_parameters": True}
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 5}
+        return {
+            **common,
+            "connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        }
+    return {**common, "pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 5}
 
 
 def _mark_read_only_requests():
