@@ -37,6 +37,7 @@ from schemas.toilets import (
 )
 from server.auth import auth_required, current_user, staff_required
 from server.idempotency import idempotent
+from server.ratelimit import per_user
 from server.services import toilets as service
 from server.services.toilets import feedback, manage, search, transfer
 from server.timeutil import local_now
@@ -142,6 +143,7 @@ class MyRating(MethodView):
         return feedback.my_rating(current_user(), toilet_id)
 
     @auth_required()
+    @per_user("TOILET_RATING")
     @blp.arguments(RatingSchema)
     @blp.response(200, MyRatingSchema)
     def put(self, args, toilet_id):
@@ -152,6 +154,7 @@ class MyRating(MethodView):
 @blp.route("/<int:toilet_id>/reports")
 class Reports(MethodView):
     @auth_required()
+    @per_user("TOILET_REPORT")
     @idempotent("toilet_report")
     @blp.arguments(ReportCreateSchema)
     @blp.response(201, ReportSchema)

@@ -9,6 +9,7 @@ from schemas.uploads import UploadFileSchema, UploadSchema
 from server.auth import auth_required, current_user
 from server.errors import AppError
 from server.extensions import api
+from server.ratelimit import per_user
 from server.services import uploads as uploads_service
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Photo uploads")
@@ -23,6 +24,7 @@ def _body_too_large(error):
 @blp.route("")
 class Uploads(MethodView):
     @auth_required()
+    @per_user("UPLOAD")
     @blp.arguments(UploadFileSchema, location="files")
     @blp.response(201, UploadSchema)
     @blp.alt_response(413, schema=ErrorSchema, description="file_too_large: over 10 MB")

@@ -21,8 +21,12 @@ def _text(max_len: int, **kwargs):
 class SessionSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     name = _text(16, required=True, metadata={"description": "e.g. 早市"})
-    start_time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
-    end_time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    start_time = fields.Time(
+        required=True, format="%H:%M", metadata={"description": "HH:MM", "maxLength": 5}
+    )
+    end_time = fields.Time(
+        required=True, format="%H:%M", metadata={"description": "HH:MM", "maxLength": 5}
+    )
     capacity = fields.Integer(
         required=True,
         validate=validate.Range(min=0, max=1000),

@@ -142,9 +142,10 @@ BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
 
 class ToiletListQuerySchema(PageQuerySchema):
     bbox = fields.String(
-        validate=validate.Regexp(
-            BBOX_PATTERN, error="范围格式应为 最小经度,最小纬度,最大经度,最大纬度"
-        ),
+        validate=[
+            validate.Length(max=100),
+            validate.Regexp(BBOX_PATTERN, error="范围格式应为 最小经度,最小纬度,最大经度,最大纬度"),
+        ],
         metadata={
             "description": "GCJ-02 box `min_lng,min_lat,max_lng,max_lat` "
             f"(at most {MAX_BBOX_DEGREES}° a side)"
@@ -391,7 +392,11 @@ class ToiletCreateSchema(BaseSchema):
         load_default="",
         validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确"),
     )
-    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_request_rule)
+    opening_hours = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=[validate.Length(max=255), _check_request_rule],
+    )
     facilities = fields.Nested(FacilitiesSchema, load_default=dict)
     stalls = fields.Nested(StallsSchema, load_default=dict)
     photo_ids = fields.List(_id(), validate=validate.Length(max=9))
@@ -603,7 +608,9 @@ class ToiletImportRowSchema(BaseSchema):
     contact_phone = fields.String(
         load_default="", validate=validate.Regexp(r"^[0-9+\- ]{0,32}$", error="电话号码格式不正确")
     )
-    opening_hours = fields.String(allow_none=True, load_default=None, validate=_check_rule)
+    opening_hours = fields.String(
+        allow_none=True, load_default=None, validate=[validate.Length(max=255), _check_rule]
+    )
     stalls_male = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
     stalls_female = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))
     stalls_accessible = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=500))

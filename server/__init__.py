@@ -9,7 +9,7 @@ from server.extensions import api, db, migrate, wechat
 from server.flask_app import XiuhuaFlask
 from server.ratelimit import init_limiter
 from server.requestlog import init_request_log
-from server.security import init_security_headers
+from server.security import init_json_bounds, init_security_headers
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
     init_request_transactions(app)
     init_request_log(app)
     init_security_headers(app)
+    init_json_bounds(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -43,9 +43,16 @@ def engine_options(uri: str, busy_timeout_ms: int, pool_size: int = 1) -> dict:
     a host keeps ``WEB_CONCURRENCY × GUNICORN_THREADS`` connections open; the overflow
     (opened on demand, closed when returned) covers bursts such as ``/readyz``'s second
     connection or in-process threads."""
+    # Statement parameters (phones, names before encryption, tokens' hashes) never reach a log
+    # line or an exception message, even with sqlalchemy.engine logging at INFO/DEBUG.
+    common = {"hide_parameters": True}
     if uri.startswith("sqlite"):
-        return {"connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}}
+        return {
+            **common,
+            "connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        }
     return {
+        **common,
         "pool_pre_ping": True,
         "pool_size": max(1, pool_size),
         "max_overflow": 10,

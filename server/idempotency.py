@@ -20,6 +20,8 @@ from server.auth import current_user
 from server.errors import AppError
 from server.extensions import db
 from server.models.idempotency import IdempotencyKey
+from server.models.users import User
+from server.services.users import account_deleting
 from server.timeutil import utcnow
 
 HEADER = "Idempotency-Key"
@@ -116,3 +118,9 @@ def purge_expired(now: dt.datetime | None = None) -> int:
     return db.session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)
     ).rowcount
+
+
+@account_deleting.connect
+def _forget_on_account_deletion(user: User, **kwargs) -> None:
+    """Stored answers are the user's data (their phone, their check-in codes): gone with them."""
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))

@@ -1,6 +1,8 @@
-"""Masking personal data for display."""
+"""Masking personal data for display, and the log of staff views of unmasked data."""
 
+import logging
 import re
+from collections.abc import Iterable, Sequence
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -37,3 +39,28 @@ def redact_text(text: str | None) -> str | None:
     text = _MOBILE.sub(lambda m: mask_phone(m.group()[-11:]), text)
     text = _LANDLINE.sub(lambda m: m.group()[:4] + "****", text)
     return _EMAIL.sub("***@***", text)
+
+
+# Staff views of unmasked personal data: who looked at whose record and which fields, never the
+# values. A logger of its own so operations can route it to an append-only file (README).
+access_log = logging.getLogger("xiuhua.pii_access")
+
+
+def log_access(viewer, subject_type: str, subject_ids: Iterable[int], fields: Sequence[str]):
+    """Record that ``viewer`` (staff) was shown ``fields`` of these records unmasked."""
+    ids = sorted({int(i) for i in subject_ids})
+    if not ids:
+        return
+    access_log.info(
+        "staff=%s viewed %s=%s fields=%s",
+        viewer.id,
+        subject_type,
+        ",".join(map(str, ids)),
+        ",".join(fields),
+        extra={
+            "staff_id": viewer.id,
+            "subject_type": subject_type,
+            "subject_ids": ids,
+            "fields": list(fields),
+        },
+    )

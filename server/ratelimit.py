@@ -15,11 +15,21 @@ from limits import parse_many
 from server.auth import current_user
 from server.errors import AppError
 
+# Per user, generous for a person and tight for a script: a citizen files a few complaints a
+# day (up to 9 photos each), and a weak network may replay a submission (replays count too);
+# a farmer books a few stalls a week, retrying when a session fills.
 DEFAULT_LIMITS = {
     "RATELIMIT_LOGIN_IP": "30/minute;300/hour",
     "RATELIMIT_LOGIN_OPENID": "10/minute",
     "RATELIMIT_OPEN311_POST": "30/minute",  # per Open311 API key
     "RATELIMIT_OPEN311_READ": "300/minute",  # per client IP, Open311 GET endpoints
+    "RATELIMIT_UPLOAD": "30/minute;300/day",
+    "RATELIMIT_COMPLAINT": "10/minute;50/day",
+    "RATELIMIT_FOLLOW": "30/minute;300/day",
+    "RATELIMIT_TOILET_RATING": "10/minute;100/day",
+    "RATELIMIT_TOILET_REPORT": "10/minute;50/day",
+    "RATELIMIT_BOOKING": "20/minute;200/day",
+    "RATELIMIT_WAITLIST": "20/minute;200/day",
 }
 
 

@@ -17,6 +17,7 @@ from schemas.complaints.citizen import (
 )
 from server.auth import auth_required, current_user
 from server.idempotency import idempotent
+from server.ratelimit import per_user
 from server.services.complaints import cases, reporter, staff
 from server.timeutil import utcnow
 
@@ -75,6 +76,7 @@ def _with_distance(complaint, distance):
 @blp.route("/complaints")
 class Complaints(MethodView):
     @auth_required()
+    @per_user("COMPLAINT")
     @idempotent("complaints")
     @blp.arguments(ComplaintCreateSchema)
     @blp.response(201, ComplaintDetailSchema)
@@ -109,6 +111,7 @@ class ComplaintDetail(MethodView):
 @blp.route("/complaints/<int:complaint_id>/follow")
 class Follow(MethodView):
     @auth_required()
+    @per_user("FOLLOW")
     @blp.response(200, ComplaintDetailSchema)
     def post(self, complaint_id):
         """Follow a case ("+1 / 关注"): counted, and notified of its progress"""
@@ -116,6 +119,7 @@ class Follow(MethodView):
         return ComplaintView(cases.follow(complaint_id, user), user)
 
     @auth_required()
+    @per_user("FOLLOW")
     @blp.response(200, ComplaintDetailSchema)
     def delete(self, complaint_id):
         """Stop following a case"""

@@ -30,7 +30,17 @@ from schemas.complaints.staff import (
 )
 from server.auth import admin_required, current_user, staff_required
 from server.errors import AppError
+from server.privacy import log_access
 from server.services.complaints import calendar, cases, extensions, staff, stats, workflow
+
+# The staff view of a case shows the reporter's contact phone and nickname unmasked.
+CASE_FIELDS = ("contact_phone", "reporter")
+
+
+def _shown(complaint):
+    log_access(current_user(), "complaint", [complaint.id], CASE_FIELDS)
+    return complaint
+
 
 blp = Blueprint(
     "complaints_staff",
@@ -75,7 +85,7 @@ class StaffComplaint(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def get(self, complaint_id):
         """A case with its full history, reporter contact and possible next steps"""
-        return cases.get(complaint_id, for_update=False)
+        return _shown(cases.get(complaint_id, for_update=False))
 
 
 @blp.route("/complaints/<int:complaint_id>/release")
@@ -85,10 +95,12 @@ class Release(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Release a case held by the content check"""
-        return workflow.release(
-            cases.get(complaint_id, for_update=True),
-            current_user(),
-            internal_note=args["internal_note"],
+        return _shown(
+            workflow.release(
+                cases.get(complaint_id, for_update=True),
+                current_user(),
+                internal_note=args["internal_note"],
+            )
         )
 
 
@@ -99,7 +111,9 @@ class Accept(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Open a case (立案)"""
-        return workflow.accept(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.accept(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/reject")
@@ -109,7 +123,9 @@ class Reject(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Do not open a case (不予立案), with the reason shown to the reporter"""
-        return workflow.reject(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.reject(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/dispatch")
@@ -119,7 +135,9 @@ class Dispatch(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Dispatch to a unit (派遣); the deadline is computed from the category's limit"""
-        return workflow.dispatch(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.dispatch(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/return")
@@ -129,8 +147,8 @@ class Return(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """The unit returns the case (回退) with a reason, to be dispatched again"""
-        return workflow.return_case(
-            cases.get(complaint_id, for_update=True), current_user(), **args
+        return _shown(
+            workflow.return_case(cases.get(complaint_id, for_update=True), current_user(), **args)
         )
 
 
@@ -141,7 +159,9 @@ class Resolve(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Report the problem fixed (处置完成) with after-photos"""
-        return workflow.resolve(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.resolve(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/verify")
@@ -151,7 +171,9 @@ class Verify(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Verify the fix (核查): passed, or back to the unit (返工)"""
-        return workflow.verify(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.verify(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/close")
@@ -161,7 +183,9 @@ class Close(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Close a verified case as fixed (结案)"""
-        return workflow.close(cases.get(complaint_id, for_update=True), current_user(), **args)
+        return _shown(
+            workflow.close(cases.get(complaint_id, for_update=True), current_user(), **args)
+        )
 
 
 @blp.route("/complaints/<int:complaint_id>/close-unfixed")
@@ -171,8 +195,8 @@ class CloseUnfixed(MethodView):
     @blp.response(200, StaffComplaintSchema)
     def post(self, args, complaint_id):
         """Close a case as not fixed, with the reason (kept apart from fixed)"""
-        return workflow.close_unfixed(
-            cases.get(complaint_id, for_update=True), current_user(), **args
+        return _shown(
+            workflow.close_unfixed(cases.get(complaint_id, for_update=True), current_user(), **args)
         )
 
 
@@ -186,7 +210,7 @@ class Merge(MethodView):
         into_id = args.pop("into_id")
         # Lock both rows in id order so two opposite merges cannot deadlock.
         locked = {i: cases.get(i, for_update=True) for i in sorted({complaint_id, into_id})}
-        return workflow.merge(locked[complaint_id], locked[into_id], current_user(), **args)
+        return _shown(workflow.merge(locked[complaint_id], locked[into_id], current_user(), **args))
 
 
 @blp.route("/complaints/<int:complaint_id>/extensions")
@@ -284,7 +308,7 @@ class Calendar(MethodView):
         return calendar.list_days(args["year"])
 
 
-@blp.route("/complaints/calendar/days/<string:day>")
+@blp.route("/complaints/calendar/days/<string(length=10):day>")
 class CalendarDay(MethodView):
     @admin_required
     @blp.arguments(CalendarDaySchema)

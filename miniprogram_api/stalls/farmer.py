@@ -22,6 +22,7 @@ from schemas.stalls import (
 )
 from server.auth import auth_required, current_user
 from server.idempotency import idempotent
+from server.ratelimit import per_user
 from server.services.stalls import bookings, checkin, farmers, points
 from server.timeutil import local_today
 
@@ -85,6 +86,7 @@ class Availability(MethodView):
 @blp.route("/stalls/bookings")
 class Bookings(MethodView):
     @auth_required()
+    @per_user("BOOKING")
     @idempotent("stall_booking")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, BookingSchema)
@@ -147,6 +149,7 @@ class Waitlist(MethodView):
         return page_of_query(bookings.my_waitlist(current_user()), args, bookings.with_position)
 
     @auth_required()
+    @per_user("WAITLIST")
     @idempotent("stall_waitlist")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, WaitlistEntrySchema)

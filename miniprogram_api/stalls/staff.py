@@ -29,8 +29,16 @@ from schemas.stalls import (
     StatsSchema,
 )
 from server.auth import current_user, staff_required
+from server.privacy import log_access
 from server.services.stalls import checkin, farmers, points, reports
 from server.timeutil import local_today
+
+PROFILE_FIELDS = ("real_name", "phone")
+ROSTER_FIELDS = ("farmer_name", "phone")
+
+
+def _profiles_shown(*profiles):
+    log_access(current_user(), "farmer_profile", [p.id for p in profiles], PROFILE_FIELDS)
 
 
 # -- points and sessions ----------------------------------------------------------------------
@@ -160,7 +168,9 @@ class FarmerProfiles(MethodView):
     @blp.response(200, page_of(StaffFarmerProfileSchema))
     def get(self, args):
         """Farmer profiles to verify (status=pending) or all"""
-        return page_of_query(farmers.list_profiles(args.get("status")), args, farmers.with_strikes)
+        page = page_of_query(farmers.list_profiles(args.get("status")), args, farmers.with_strikes)
+        _profiles_shown(*page["items"])
+        return page
 
 
 @blp.route("/farmer-profiles/<int:profile_id>")
@@ -169,7 +179,9 @@ class FarmerProfile(MethodView):
     @blp.response(200, StaffFarmerProfileSchema)
     def get(self, profile_id):
         """One farmer profile, with the full phone number"""
-        return farmers.with_strikes(farmers.get_profile_by_id(profile_id))
+        profile = farmers.get_profile_by_id(profile_id)
+        _profiles_shown(profile)
+        return farmers.with_strikes(profile)
 
 
 @blp.route("/farmer-profiles/<int:profile_id>/review")
@@ -181,6 +193,7 @@ class ReviewProfile(MethodView):
         """Approve or reject a farmer profile (the farmer is notified)"""
         profile = farmers.get_profile_by_id(profile_id)
         farmers.review(current_user(), profile, args["decision"], args.get("reason"))
+        _profiles_shown(profile)
         return farmers.with_strikes(profile)
 
 
@@ -194,7 +207,9 @@ class Roster(MethodView):
         """Day roster of a point: stall number, farmer, produce, check-in state"""
         point = points.get_point(args["point_id"], include_inactive=True)
         day = args["date"] or local_today()
-        return {"point_id": point.id, "date": day, "rows": reports.roster(point, day)}
+        rows = reports.roster(point, day)
+        log_access(current_user(), "stall_booking", [r["booking_id"] for r in rows], ROSTER_FIELDS)
+        return {"point_id": point.id, "date": day, "rows": rows}
 
 
 @blp.route("/roster.csv")
@@ -207,8 +222,12 @@ class RosterCsv(MethodView):
         point = points.get_point(args["point_id"], include_inactive=True)
         day = args["date"] or local_today()
         name = f"roster-{point.id}-{day.isoformat()}.csv"
+        rows = reports.roster(point, day)  # phones masked in the file; names are not
+        log_access(
+            current_user(), "stall_booking", [r["booking_id"] for r in rows], ("farmer_name",)
+        )
         return Response(
-            reports.roster_csv(point, day),
+            reports.roster_csv(point, day, rows),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

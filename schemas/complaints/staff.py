@@ -232,8 +232,8 @@ class CalendarDaySchema(BaseSchema):
 
 
 class WorkPeriodSchema(BaseSchema):
-    start_time = fields.Time(required=True, format="%H:%M")
-    end_time = fields.Time(required=True, format="%H:%M")
+    start_time = fields.Time(required=True, format="%H:%M", metadata={"maxLength": 5})
+    end_time = fields.Time(required=True, format="%H:%M", metadata={"maxLength": 5})
 
 
 class WorkHoursSchema(BaseSchema):

@@ -2,11 +2,11 @@
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
-from server.models.types import UTCDateTime
+from server.models.types import EncryptedString, UTCDateTime
 from server.timeutil import utcnow
 
 
@@ -20,7 +20,8 @@ class IdempotencyKey(db.Model):
     key: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[str | None] = mapped_column(Text)
+    # Encrypted: a stored answer can hold personal data (a contact phone, a check-in code).
+    response_body: Mapped[str | None] = mapped_column(EncryptedString)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     def __repr__(self) -> str:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from server.errors import AppError
+from server.errors import AppError, not_found
 from server.models.complaints import Complaint
 from server.models.users import User
 from server.services.complaints import calendar
@@ -13,8 +13,9 @@ REOPEN_WINDOW = dt.timedelta(days=7)
 
 
 def _require_reporter(complaint: Complaint, user: User) -> None:
+    # 404 like an unknown case, not 403: whose case it is must not be probed by id.
     if complaint.reporter_id != user.id:
-        raise AppError(403, "not_reporter", "只有反映人可以进行此操作")
+        raise not_found("案件不存在")
 
 
 def rate(complaint: Complaint, user: User, *, rating: int, comment=None, now=None) -> Complaint:

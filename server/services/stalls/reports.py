@@ -61,8 +61,9 @@ def roster(point: SalesPoint, day: dt.date) -> list[dict]:
     return result
 
 
-def roster_csv(point: SalesPoint, day: dt.date) -> str:
-    """The roster for printing or Excel (UTF-8 with BOM so that Excel shows Chinese)."""
+def roster_csv(point: SalesPoint, day: dt.date, rows: list[dict] | None = None) -> str:
+    """The roster (``rows`` of ``roster``) for printing or Excel (UTF-8 with BOM so that Excel
+    shows Chinese)."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -72,7 +73,7 @@ def roster_csv(point: SalesPoint, day: dt.date) -> str:
     )
     from server.privacy import mask_phone
 
-    for row in roster(point, day):
+    for row in roster(point, day) if rows is None else rows:
         checked = row["checked_in_at"]
         writer.writerow(
             [
