@@ -15,16 +15,58 @@ from zoneinfo import ZoneInfo
 from marshmallow import (
     EXCLUDE,
     Schema,
-    ValidationError,
     fields,
     post_load,
     validate,
-    validates_schema,
 )
 
 from server import geo
 
 CST = ZoneInfo("Asia/Shanghai")
+
+# Every id and count is a 32-bit integer column (PostgreSQL ``integer``).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Characters no text column can store: NUL (PostgreSQL refuses it) and lone UTF-16
+# surrogates (not encodable as UTF-8). A text pattern of ours never admits them.
+TEXT_CHAR = r"[^\x00\ud800-\udfff]"
+STORABLE_TEXT = validate.Regexp(rf"^{TEXT_CHAR}*$", error="包含无法识别的字符")
+NOT_BLANK = validate.Regexp(
+    rf"^\s*[^\s\x00\ud800-\udfff]{TEXT_CHAR}*$", error="不能为空或包含无法识别的字符"
+)
+INT32 = validate.Range(min=INT_MIN, max=INT_MAX, error="数值超出范围")
+
+
+def _harden(field: fields.Field) -> None:
+    """Bound what the database cannot store, in the validator AND the published schema.
+
+    An integer without an upper bound gets the 32-bit range; text without a pattern of
+    its own gets ``STORABLE_TEXT`` (every pattern of ours is a character class that
+    excludes NUL). Both show in the OpenAPI spec as ``minimum``/``maximum``/``pattern``.
+    """
+    validators = field.validators
+    if isinstance(field, fields.List):
+        _harden(field.inner)
+    elif isinstance(field, fields.Integer) and all(
+        getattr(v, "max", None) is None for v in validators
+    ):
+        validators.append(INT32)
+    elif isinstance(field, fields.String) and not any(
+        isinstance(v, validate.Regexp | validate.OneOf) for v in validators
+    ):
+        validators.append(STORABLE_TEXT)
+
+
+def rule_error(location: str, field: str, error: str, message: str):
+    """A 422 for a rule the published schema cannot state (one field against another).
+
+    Raised from a ``@validates_schema`` hook instead of a ``ValidationError``: it has its
+    own stable ``error`` code, so a client (and the fuzz test) can tell it from a request
+    that does not match the schema (``validation_error``). ``location`` is ``json`` or
+    ``query``, as in ``errors`` of a validation error.
+    """
+    from server.errors import AppError  # server.errors imports this module
+
+    return AppError(422, error, message, errors={location: {field: [message]}})
 
 
 class BaseSchema(Schema):
@@ -33,6 +75,10 @@ class BaseSchema(Schema):
     # (such as a role) that the schema does not declare.
     class Meta:
         unknown = EXCLUDE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        if not field_obj.dump_only:
+            _harden(field_obj)
 
 
 class ErrorSchema(Schema):
@@ -91,28 +137,23 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 
 COORD_TYPES = ("gcj02", "wgs84")
+# The service area (China's bounding box) as plain ranges, so the published schema says
+# exactly which points are accepted; (0, 0), a failed fix, lies outside it.
+_SOUTH, _WEST, _NORTH, _EAST = geo.CHINA_BBOX
+LAT_IN_CHINA = validate.Range(min=_SOUTH, max=_NORTH, error="位置不在服务范围内")
+LNG_IN_CHINA = validate.Range(min=_WEST, max=_EAST, error="位置不在服务范围内")
 
 
 class CoordinatesSchema(BaseSchema):
     """A point from ``wx.getLocation``; loaded as GCJ-02 whatever ``coord_type`` was."""
 
-    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lng = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    lat = fields.Float(required=True, validate=LAT_IN_CHINA)
+    lng = fields.Float(required=True, validate=LNG_IN_CHINA)
     coord_type = fields.String(
         load_default="gcj02",
         validate=validate.OneOf(COORD_TYPES),
         metadata={"description": "Datum of lat/lng: gcj02 (wx maps) or wgs84 (GPS)"},
     )
-
-    @validates_schema
-    def _inside_china(self, data, **kwargs):
-        lat, lng = data.get("lat"), data.get("lng")
-        if lat is None or lng is None:
-            return
-        if lat == 0 and lng == 0:
-            raise ValidationError("坐标无效，请重新定位", "lat")
-        if not geo.in_china_bbox(lat, lng):
-            raise ValidationError("位置不在服务范围内", "lat")
 
     @post_load
     def _to_gcj02(self, data, **kwargs):

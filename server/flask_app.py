@@ -2,8 +2,25 @@
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter, Map
 
 from server.extensions import db
+
+ID_MAX = 2**31 - 1  # ids are PostgreSQL ``integer`` columns
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a path: an id no table can hold (above ``ID_MAX``) is a 404, not a 500.
+
+    flask-smorest publishes the bound as the path parameter's ``maximum``.
+    """
+
+    def __init__(self, map, *args, max=ID_MAX, **kwargs):
+        super().__init__(map, *args, max=max, **kwargs)
+
+
+class URLMap(Map):
+    default_converters = {**Map.default_converters, "int": IdConverter}
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -12,6 +29,7 @@ class JSONProvider(DefaultJSONProvider):
 
 class XiuhuaFlask(Flask):
     json_provider_class = JSONProvider
+    url_map_class = URLMap
 
     def dispatch_request(self):
         """Commit once after the view returns; any exception rolls the request back."""

@@ -31,6 +31,7 @@ from server.timeutil import local_today
 class FarmerProfile(MethodView):
     @auth_required()
     @blp.response(200, FarmerProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # farmer_profile_not_found: not applied yet
     def get(self):
         """My farmer profile (status, suspension end date)"""
         return farmers.with_strikes(farmers.get_profile(current_user()))
@@ -45,6 +46,7 @@ class FarmerProfile(MethodView):
     @auth_required()
     @blp.arguments(FarmerProfileUpdateSchema(partial=True))
     @blp.response(200, FarmerProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # farmer_profile_not_found: not applied yet
     def patch(self, args):
         """Update my farmer profile (identity changes are verified again)"""
         return farmers.with_strikes(farmers.update(current_user(), **args))
