@@ -9,12 +9,14 @@ Conventions (documented in README "API conventions"):
 """
 
 import datetime as dt
+import re
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from marshmallow import (
     EXCLUDE,
     Schema,
+    ValidationError,
     fields,
     post_load,
     validate,
@@ -26,14 +28,22 @@ CST = ZoneInfo("Asia/Shanghai")
 
 # Every id and count is a 32-bit integer column (PostgreSQL ``integer``).
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-# Characters no text column can store: NUL (PostgreSQL refuses it) and lone UTF-16
-# surrogates (not encodable as UTF-8). A text pattern of ours never admits them.
-TEXT_CHAR = r"[^\x00\ud800-\udfff]"
-STORABLE_TEXT = validate.Regexp(rf"^{TEXT_CHAR}*$", error="包含无法识别的字符")
+# NUL is the one character no text column takes (PostgreSQL refuses it): text without a
+# pattern of its own gets STORABLE_TEXT. Patterns are written for both regex engines that
+# read them (Python's here, the ECMA/Rust ones of clients): explicit classes, no \s.
+STORABLE_TEXT = validate.Regexp(r"^[^\x00]*$", error="包含无法识别的字符")
+_BLANK = r"\x09-\x0d\x20\u00a0\u3000"  # ASCII whitespace, no-break and ideographic space
 NOT_BLANK = validate.Regexp(
-    rf"^\s*[^\s\x00\ud800-\udfff]{TEXT_CHAR}*$", error="不能为空或包含无法识别的字符"
+    rf"^[{_BLANK}]*[^\x00{_BLANK}][^\x00]*$", error="不能为空或包含无法识别的字符"
 )
 INT32 = validate.Range(min=INT_MIN, max=INT_MAX, error="数值超出范围")
+
+
+def _encodable(value: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValidationError("包含无法识别的字符") from None
 
 
 def _harden(field: fields.Field) -> None:
@@ -42,6 +52,8 @@ def _harden(field: fields.Field) -> None:
     An integer without an upper bound gets the 32-bit range; text without a pattern of
     its own gets ``STORABLE_TEXT`` (every pattern of ours is a character class that
     excludes NUL). Both show in the OpenAPI spec as ``minimum``/``maximum``/``pattern``.
+    Text must also be encodable (no lone UTF-16 surrogate from a ``\\ud800`` JSON escape),
+    which is what any JSON Schema string is anyway.
     """
     validators = field.validators
     if isinstance(field, fields.List):
@@ -54,6 +66,8 @@ def _harden(field: fields.Field) -> None:
         isinstance(v, validate.Regexp | validate.OneOf) for v in validators
     ):
         validators.append(STORABLE_TEXT)
+    if isinstance(field, fields.String):
+        validators.append(_encodable)
 
 
 def rule_error(location: str, field: str, error: str, message: str):
@@ -115,6 +129,22 @@ class CSTDateTime(fields.DateTime):
         return result
 
 
+class ClockTime(fields.Time):
+    """A wall-clock time ``HH:MM`` (24-hour), exactly as the published pattern says."""
+
+    PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+    default_error_messages = {"invalid": "时间格式应为 HH:MM"}
+
+    def __init__(self, **kwargs):
+        metadata = {"description": "HH:MM", **kwargs.pop("metadata", {}), "pattern": self.PATTERN}
+        super().__init__(format="%H:%M", metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PageQuerySchema(BaseSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
@@ -158,7 +188,9 @@ class CoordinatesSchema(BaseSchema):
     @post_load
     def _to_gcj02(self, data, **kwargs):
         if "lat" in data and "lng" in data:
-            data["lat"], data["lng"] = geo.to_gcj02(data["lat"], data["lng"], data["coord_type"])
+            data["lat"], data["lng"] = geo.to_gcj02(
+                data["lat"], data["lng"], data.get("coord_type", "gcj02")
+            )
             data["coord_type"] = "gcj02"
         return data
 

@@ -7,6 +7,7 @@ from schemas.common import (
     LAT_IN_CHINA,
     LNG_IN_CHINA,
     BaseSchema,
+    ClockTime,
     CoordinatesSchema,
     CSTDateTime,
     PageQuerySchema,
@@ -31,8 +32,8 @@ def _text(max_len: int, **kwargs):
 class SessionSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     name = _text(16, required=True, metadata={"description": "e.g. 早市"})
-    start_time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
-    end_time = fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    start_time = ClockTime(required=True)
+    end_time = ClockTime(required=True)
     capacity = fields.Integer(
         required=True,
         validate=validate.Range(min=0, max=1000),

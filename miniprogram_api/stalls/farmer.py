@@ -90,6 +90,7 @@ class Bookings(MethodView):
     @idempotent("stall_booking")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, BookingSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found, session_not_found
     def post(self, args):
         """Book a stall: confirmed with a stall number and check-in code, or 409 full"""
         booking = bookings.book(current_user(), args["point_id"], args["date"], args["session_id"])
@@ -152,6 +153,7 @@ class Waitlist(MethodView):
     @idempotent("stall_waitlist")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, WaitlistEntrySchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found, session_not_found
     def post(self, args):
         """Join the waitlist of a full session: booked automatically when a place frees up"""
         entry = bookings.join_waitlist(

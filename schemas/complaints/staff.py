@@ -4,7 +4,14 @@ import itertools
 
 from marshmallow import fields, validate, validates, validates_schema
 
-from schemas.common import NOT_BLANK, BaseSchema, CSTDateTime, PageQuerySchema, rule_error
+from schemas.common import (
+    NOT_BLANK,
+    BaseSchema,
+    ClockTime,
+    CSTDateTime,
+    PageQuerySchema,
+    rule_error,
+)
 from schemas.complaints.citizen import (
     CATEGORY_CODE,
     MAX_PHOTOS,
@@ -233,11 +240,19 @@ class CalendarDaySchema(BaseSchema):
 
 
 class WorkPeriodSchema(BaseSchema):
-    start_time = fields.Time(required=True, format="%H:%M")
-    end_time = fields.Time(required=True, format="%H:%M")
+    start_time = ClockTime(required=True)
+    end_time = ClockTime(required=True)
 
 
 class WorkHoursSchema(BaseSchema):
+    periods = fields.List(
+        fields.Nested(WorkPeriodSchema),
+        required=True,
+        metadata={"description": "Seeded 08:30–12:00 and 14:00–17:30; empty if none are set"},
+    )
+
+
+class WorkHoursUpdateSchema(WorkHoursSchema):
     periods = fields.List(
         fields.Nested(WorkPeriodSchema), required=True, validate=validate.Length(min=1, max=4)
     )
