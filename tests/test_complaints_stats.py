@@ -311,3 +311,12 @@ def test_stats_bad_queries(client, staff, query, error):
     resp = client.get(f"/api/v1/staff/stats/complaints?{query}", headers=auth_headers(staff))
     assert resp.status_code == 422
     assert resp.get_json()["error"] == error
+
+
+@pytest.mark.parametrize(
+    "period", ["from=0001-01-01&to=0001-12-31", "from=9999-01-01&to=9999-12-31"]
+)
+def test_stats_at_the_ends_of_the_calendar_are_empty(client, staff, period):
+    resp = client.get(f"/api/v1/staff/stats/complaints?{period}", headers=auth_headers(staff))
+    assert resp.status_code == 200
+    assert resp.get_json()["total"]["collected"] == 0

@@ -147,7 +147,7 @@ def test_nearby_baby_care_means_room_or_table(client):
         ({"lat": 91, "lng": 113}, "lat"),
         ({"lat": 34.5, "lng": 181}, "lng"),
         ({"lat": 0, "lng": 0}, "lat"),
-        ({"lat": 48.85, "lng": 2.35}, "lat"),  # Paris: outside China
+        ({"lat": 48.85, "lng": 2.35}, "lng"),  # Paris: outside China (its longitude)
         ({"lat": "abc", "lng": 113.3}, "lat"),
         ({"lat": 34.5, "lng": "1e"}, "lng"),
         ({"lat": 34.5, "lng": 113.3, "coord_type": "bd09"}, "coord_type"),
