@@ -1,8 +1,19 @@
 """Stall booking: sales points, availability, farmer profiles, bookings, waitlist, staff."""
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import fields, post_load, validate, validates_schema
 
-from schemas.common import BaseSchema, CoordinatesSchema, CSTDateTime, PageQuerySchema
+from schemas.common import (
+    COORD_TYPES,
+    LAT_IN_CHINA,
+    LNG_IN_CHINA,
+    BaseSchema,
+    ClockTime,
+    CoordinatesSchema,
+    CSTDateTime,
+    PageQuerySchema,
+    rule_error,
+)
+from server import geo
 from server.models.stalls import (
     BOOKING_STATUSES,
     CLOSURE_REASONS,
@@ -21,12 +32,8 @@ def _text(max_len: int, **kwargs):
 class SessionSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
     name = _text(16, required=True, metadata={"description": "e.g. 早市"})
-    start_time = fields.Time(
-        required=True, format="%H:%M", metadata={"description": "HH:MM", "maxLength": 5}
-    )
-    end_time = fields.Time(
-        required=True, format="%H:%M", metadata={"description": "HH:MM", "maxLength": 5}
-    )
+    start_time = ClockTime(required=True)
+    end_time = ClockTime(required=True)
     capacity = fields.Integer(
         required=True,
         validate=validate.Range(min=0, max=1000),
@@ -76,22 +83,27 @@ class PointUpdateSchema(PointCreateSchema):
     @validates_schema
     def _both_coordinates(self, data, **kwargs):
         if ("lat" in data) != ("lng" in data):
-            raise ValidationError("经纬度需同时提供", "lat")
+            raise rule_error("json", "lat", "incomplete_location", "经纬度需同时提供")
 
 
 class PointsQuerySchema(BaseSchema):
-    lat = fields.Float(validate=validate.Range(min=-90, max=90))
-    lng = fields.Float(validate=validate.Range(min=-180, max=180))
-    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(("gcj02", "wgs84")))
+    """An optional location (both lat and lng, or neither), loaded as GCJ-02."""
+
+    lat = fields.Float(validate=LAT_IN_CHINA)
+    lng = fields.Float(validate=LNG_IN_CHINA)
+    coord_type = fields.String(load_default="gcj02", validate=validate.OneOf(COORD_TYPES))
 
     @validates_schema
     def _both_or_none(self, data, **kwargs):
         if ("lat" in data) != ("lng" in data):
-            raise ValidationError("经纬度需同时提供", "lat")
+            raise rule_error("query", "lat", "incomplete_location", "经纬度需同时提供")
+
+    @post_load
+    def _to_gcj02(self, data, **kwargs):
         if "lat" in data:
-            CoordinatesSchema().load(
-                {"lat": data["lat"], "lng": data["lng"], "coord_type": data["coord_type"]}
-            )
+            data["lat"], data["lng"] = geo.to_gcj02(data["lat"], data["lng"], data["coord_type"])
+            data["coord_type"] = "gcj02"
+        return data
 
 
 class PointQrSchema(BaseSchema):
@@ -190,7 +202,7 @@ class ReviewSchema(BaseSchema):
     @validates_schema
     def _reason_for_rejection(self, data, **kwargs):
         if data.get("decision") == "reject" and not data.get("reason"):
-            raise ValidationError("驳回时请填写原因", "reason")
+            raise rule_error("json", "reason", "reason_required", "驳回时请填写原因")
 
 
 # -- bookings ---------------------------------------------------------------------------------

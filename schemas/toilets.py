@@ -69,22 +69,6 @@ _SOUTH, _WEST, _NORTH, _EAST = geo.CHINA_BBOX
 OUTSIDE_CHINA = "位置不在服务范围内"
 
 
-class ChinaPointSchema(CoordinatesSchema):
-    """A point inside the service area: the China box is published as the lat/lng ranges.
-
-    ``CoordinatesSchema`` rejects (0,0) and points outside China in a ``validates_schema``
-    the published schema cannot express; the ranges here are the same box, so a request the
-    OpenAPI document allows is one the validator accepts.
-    """
-
-    lat = fields.Float(
-        required=True, validate=validate.Range(min=_SOUTH, max=_NORTH, error=OUTSIDE_CHINA)
-    )
-    lng = fields.Float(
-        required=True, validate=validate.Range(min=_WEST, max=_EAST, error=OUTSIDE_CHINA)
-    )
-
-
 def _id(**kwargs) -> fields.Integer:
     """An id in a request: positive and within the database's integer column."""
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
@@ -120,7 +104,7 @@ class LocationSchema(Schema):
 
 
 # -- resident: search ---------------------------------------------------------------------------
-class NearbyQuerySchema(ChinaPointSchema):
+class NearbyQuerySchema(CoordinatesSchema):
     radius = fields.Integer(
         load_default=1000,
         validate=validate.Range(min=50, max=MAX_RADIUS_M),
@@ -383,7 +367,7 @@ class ToiletCreateSchema(BaseSchema):
     address = fields.String(load_default="", validate=validate.Length(max=200))
     district = fields.String(load_default="", validate=validate.Length(max=32))
     street = fields.String(load_default="", validate=validate.Length(max=32))
-    location = fields.Nested(ChinaPointSchema, required=True)
+    location = fields.Nested(CoordinatesSchema, required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     kind = fields.String(load_default="sanitation", validate=validate.OneOf(KINDS))
     access = fields.String(load_default="public", validate=validate.OneOf(ACCESS))

@@ -216,7 +216,7 @@ def test_anonymous_client_cannot_file(client):
         ({"description": "   "}, "description", "validation_error"),
         ({"description": "井" * 1001}, "description", "validation_error"),
         ({"lat": 0, "lng": 0}, "lat", "validation_error"),
-        ({"lat": 48.8566, "lng": 2.3522}, "lat", "validation_error"),
+        ({"lat": 48.8566, "lng": 2.3522}, "lng", "validation_error"),
         ({"lat": 91, "lng": 120}, "lat", "validation_error"),
         ({"lat": "abc"}, "lat", "validation_error"),
         ({"coord_type": "bd09"}, "coord_type", "validation_error"),

@@ -93,24 +93,29 @@ def test_admin_edits_days_and_hours_and_deadlines_follow(client, admin, staff):
 
 
 @pytest.mark.parametrize(
-    "periods",
+    "periods, error",
     [
-        [],
-        [{"start_time": "09:00", "end_time": "08:00"}],
-        [
-            {"start_time": "08:00", "end_time": "12:00"},
-            {"start_time": "11:00", "end_time": "17:00"},
-        ],
-        [{"start_time": "8am", "end_time": "12:00"}],
+        ([], "validation_error"),
+        ([{"start_time": "09:00", "end_time": "08:00"}], "invalid_work_period"),
+        (
+            [
+                {"start_time": "08:00", "end_time": "12:00"},
+                {"start_time": "11:00", "end_time": "17:00"},
+            ],
+            "overlapping_work_periods",
+        ),
+        ([{"start_time": "8am", "end_time": "12:00"}], "validation_error"),
+        ([{"start_time": "8:00", "end_time": "12:00"}], "validation_error"),
     ],
 )
-def test_bad_work_hours_rejected(client, admin, periods):
+def test_bad_work_hours_rejected(client, admin, periods, error):
     resp = client.put(
         "/api/v1/staff/complaints/calendar/hours",
         json={"periods": periods},
         headers=auth_headers(admin),
     )
     assert resp.status_code == 422
+    assert resp.get_json()["error"] == error
     assert len(calendar.list_periods()) == 2
 
 
@@ -136,6 +141,8 @@ def test_calendar_edits_are_admin_only_and_validated(client, staff, admin):
 def test_missing_office_hours_is_a_clear_409(client, staff, admin):
     calendar.set_periods([])
     db.session.commit()
+    hours = client.get("/api/v1/staff/complaints/calendar/hours", headers=auth_headers(staff))
+    assert hours.get_json() == {"periods": []}
     complaint = make_complaint()
     advance(complaint, "accepted", staff)
     resp = client.post(

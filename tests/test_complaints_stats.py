@@ -297,17 +297,26 @@ def test_stats_endpoint(client, staff, data_set):
 
 
 @pytest.mark.parametrize(
-    "query",
+    "query, error",
     [
-        "",
-        "from=2026-11-01",
-        "from=2026-11-30&to=2026-11-01",
-        "from=2020-01-01&to=2026-01-01",
-        "from=yesterday&to=2026-11-01",
-        "from=2026-11-01&to=2026-11-30&category=井盖",
+        ("", "validation_error"),
+        ("from=2026-11-01", "validation_error"),
+        ("from=2026-11-30&to=2026-11-01", "invalid_date_range"),
+        ("from=2020-01-01&to=2026-01-01", "period_too_long"),
+        ("from=yesterday&to=2026-11-01", "validation_error"),
+        ("from=2026-11-01&to=2026-11-30&category=井盖", "validation_error"),
     ],
 )
-def test_stats_bad_queries(client, staff, query):
+def test_stats_bad_queries(client, staff, query, error):
     resp = client.get(f"/api/v1/staff/stats/complaints?{query}", headers=auth_headers(staff))
     assert resp.status_code == 422
-    assert resp.get_json()["error"] == "validation_error"
+    assert resp.get_json()["error"] == error
+
+
+@pytest.mark.parametrize(
+    "period", ["from=0001-01-01&to=0001-12-31", "from=9999-01-01&to=9999-12-31"]
+)
+def test_stats_at_the_ends_of_the_calendar_are_empty(client, staff, period):
+    resp = client.get(f"/api/v1/staff/stats/complaints?{period}", headers=auth_headers(staff))
+    assert resp.status_code == 200
+    assert resp.get_json()["total"]["collected"] == 0

@@ -207,7 +207,8 @@ def test_resolve_needs_an_after_photo_of_the_actor(client, staff):
 def test_verify_failure_needs_a_reason(client, staff):
     complaint = make_complaint()
     advance(complaint, "resolved", staff)
-    assert act(client, staff, complaint.id, "verify", passed=False).status_code == 422
+    resp = act(client, staff, complaint.id, "verify", passed=False)
+    assert resp.status_code == 422 and resp.get_json()["error"] == "note_required"
     assert db.session.get(Complaint, complaint.id).status == "resolved"
 
 
@@ -351,6 +352,7 @@ def test_overdue_flag_and_queue_filters_with_counts(client, staff):
         fresh.id,
     ]
     assert ids("order=deadline")[0] == late.id
+    assert len(ids("date_from=0001-01-01&date_to=9999-12-31")) == 3  # any date, no overflow
     for bad in ("status=open", "date_from=2026-12-01&date_to=2026-11-01", "south=30", "page=0"):
         resp = client.get(f"/api/v1/staff/complaints?{bad}", headers=headers)
         assert resp.status_code == 422, bad

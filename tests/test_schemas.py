@@ -2,7 +2,12 @@
 
 import json
 
+import pytest
+
 from server import cli
+from server.extensions import db
+from server.models.users import User
+from tests.conftest import auth_headers
 
 
 def test_openapi_served(client):
@@ -43,3 +48,39 @@ def test_check_detects_stale_files(app, tmp_path, monkeypatch):
 
 def test_healthz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+# -- what the database cannot store is refused as bad input, and the spec says so -----------
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"], ids=["NUL", "lone surrogate"])
+def test_unstorable_text_is_422(client, resident, escape):
+    body = f'{{"nickname": "阿{escape}明"}}'.encode()
+    resp = client.patch(
+        "/api/v1/me", data=body, content_type="application/json", headers=auth_headers(resident)
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["json"]["nickname"] == ["包含无法识别的字符"]
+    assert db.session.get(User, resident.id).nickname != "阿\x00明"
+
+
+def test_ids_beyond_32_bits_are_404_in_paths_and_422_in_bodies(client, resident):
+    assert client.get("/api/v1/complaints/2147483648").status_code == 404
+    assert client.get("/api/v1/complaints/99999999999999999999999").status_code == 404
+    resp = client.post(
+        "/api/v1/stalls/bookings",
+        json={"point_id": 2**31, "session_id": 1, "date": "2026-11-30"},
+        headers={**auth_headers(resident), "Idempotency-Key": "k" * 16},
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["json"]["point_id"] == ["数值超出范围"]
+
+
+def test_spec_publishes_the_bounds(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    (param,) = spec["paths"]["/api/v1/complaints/{complaint_id}"]["parameters"]
+    assert param["schema"]["maximum"] == 2**31 - 1
+    create = spec["components"]["schemas"]["ComplaintCreate"]["properties"]
+    assert create["photo_ids"]["items"]["maximum"] == 2**31 - 1
+    assert create["address"]["pattern"].startswith("^[")  # not blank, no NUL
+    assert create["lat"] == {"type": "number", "minimum": 3.86, "maximum": 53.56}
+    me = spec["components"]["schemas"]["MeUpdate"]["properties"]
+    assert me["nickname"]["pattern"] == "^[^\\x00]*$"

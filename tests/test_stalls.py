@@ -221,9 +221,35 @@ def test_points_nearest_first_with_distance(client):
     items = resp.get_json()["items"]
     assert [i["id"] for i in items] == [near.id, far.id]
     assert 100 <= items[0]["distance_m"] <= 120
-    assert client.get(f"/api/v1/stalls/points?lat={LAT}").status_code == 422
+    incomplete = client.get(f"/api/v1/stalls/points?lat={LAT}")
+    assert incomplete.status_code == 422
+    assert incomplete.get_json()["error"] == "incomplete_location"
     assert client.get("/api/v1/stalls/points?lat=10&lng=10").status_code == 422
     assert client.get("/api/v1/stalls/points").get_json()["items"][0]["distance_m"] is None
+
+
+def test_points_near_a_gps_position_measure_from_its_gcj02_point(client):
+    point = make_point(lat=LAT, lng=LNG)
+    # The same numbers read as WGS-84 are some 500 m from the (GCJ-02) point.
+    resp = client.get(f"/api/v1/stalls/points?lat={LAT}&lng={LNG}&coord_type=wgs84")
+    (item,) = resp.get_json()["items"]
+    assert item["id"] == point.id and item["distance_m"] > 300
+    resp = client.get(f"/api/v1/stalls/points?lat={LAT}&lng={LNG}")
+    assert resp.get_json()["items"][0]["distance_m"] == 0
+
+
+def test_point_and_session_edits_as_the_spec_says(client, staff):
+    headers = auth_headers(staff)
+    point = make_point()
+    url = f"/api/v1/staff/stalls/points/{point.id}"
+    resp = client.patch(url, json={"lat": LAT + 0.01, "lng": LNG}, headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["lat"] == LAT + 0.01  # GCJ-02 default
+    resp = client.patch(url, json={"lat": LAT}, headers=headers)
+    assert resp.status_code == 422 and resp.get_json()["error"] == "incomplete_location"
+    session = {"name": "午市", "start_time": "9:30", "end_time": "11:00", "capacity": 5}
+    resp = client.post(f"{url}/sessions", json=session, headers=headers)
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["json"]["start_time"] == ["时间格式应为 HH:MM"]
 
 
 def test_availability(client):

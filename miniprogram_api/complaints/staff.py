@@ -27,6 +27,7 @@ from schemas.complaints.staff import (
     UnitUpdateSchema,
     VerifySchema,
     WorkHoursSchema,
+    WorkHoursUpdateSchema,
 )
 from server.auth import admin_required, current_user, staff_required
 from server.errors import AppError
@@ -340,7 +341,7 @@ class WorkHours(MethodView):
         return {"periods": calendar.list_periods()}
 
     @admin_required
-    @blp.arguments(WorkHoursSchema)
+    @blp.arguments(WorkHoursUpdateSchema)
     @blp.response(200, WorkHoursSchema)
     def put(self, args):
         """Replace the office hours (admin); new deadlines use them"""

@@ -32,6 +32,7 @@ from server.timeutil import local_today
 class FarmerProfile(MethodView):
     @auth_required()
     @blp.response(200, FarmerProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # farmer_profile_not_found: not applied yet
     def get(self):
         """My farmer profile (status, suspension end date)"""
         return farmers.with_strikes(farmers.get_profile(current_user()))
@@ -46,6 +47,7 @@ class FarmerProfile(MethodView):
     @auth_required()
     @blp.arguments(FarmerProfileUpdateSchema(partial=True))
     @blp.response(200, FarmerProfileSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # farmer_profile_not_found: not applied yet
     def patch(self, args):
         """Update my farmer profile (identity changes are verified again)"""
         return farmers.with_strikes(farmers.update(current_user(), **args))
@@ -90,6 +92,7 @@ class Bookings(MethodView):
     @idempotent("stall_booking")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, BookingSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found, session_not_found
     def post(self, args):
         """Book a stall: confirmed with a stall number and check-in code, or 409 full"""
         booking = bookings.book(current_user(), args["point_id"], args["date"], args["session_id"])
@@ -153,6 +156,7 @@ class Waitlist(MethodView):
     @idempotent("stall_waitlist")
     @blp.arguments(SlotRequestSchema)
     @blp.response(201, WaitlistEntrySchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found, session_not_found
     def post(self, args):
         """Join the waitlist of a full session: booked automatically when a place frees up"""
         entry = bookings.join_waitlist(

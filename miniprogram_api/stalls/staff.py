@@ -135,6 +135,7 @@ class Closures(MethodView):
     @staff_required
     @blp.arguments(ClosureCreateSchema)
     @blp.response(201, ClosureSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found, session_not_found
     def post(self, args):
         """Close a point or a session for a day: bookings and waitlist cancelled and notified"""
         point = points.get_point(args.pop("point_id"), include_inactive=True)
@@ -203,6 +204,7 @@ class Roster(MethodView):
     @staff_required
     @blp.arguments(RosterQuerySchema, location="query")
     @blp.response(200, RosterSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found
     def get(self, args):
         """Day roster of a point: stall number, farmer, produce, check-in state"""
         point = points.get_point(args["point_id"], include_inactive=True)
@@ -217,6 +219,7 @@ class RosterCsv(MethodView):
     @staff_required
     @blp.arguments(RosterQuerySchema, location="query")
     @blp.response(200, content_type="text/csv", description="The roster as CSV (UTF-8, BOM)")
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found
     def get(self, args):
         """Day roster of a point as CSV"""
         point = points.get_point(args["point_id"], include_inactive=True)
@@ -258,6 +261,7 @@ class Stats(MethodView):
     @staff_required
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")  # point_not_found
     def get(self, args):
         """Utilisation per point and session, no-show rate, farmers served per week"""
         return reports.statistics(args["from_date"], args["to_date"], args.get("point_id"))

@@ -1,8 +1,14 @@
 """Complaints for citizens: categories, filing, and the public and reporter views."""
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
-from schemas.common import BaseSchema, CoordinatesSchema, CSTDateTime, PageQuerySchema
+from schemas.common import (
+    NOT_BLANK,
+    BaseSchema,
+    CoordinatesSchema,
+    CSTDateTime,
+    PageQuerySchema,
+)
 from schemas.uploads import PhotoSchema
 from server.media import media_url
 from server.models.complaints import (
@@ -17,11 +23,6 @@ CATEGORY_CODE = validate.Regexp(r"^[BS]\d{4}$", error="类别编码应为 B 或 
 PHONE = validate.Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$", error="请输入正确的手机或座机号码")
 NOTE = validate.Length(max=500)
 MAX_PHOTOS = 9
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("不能为空")
 
 
 # -- categories --------------------------------------------------------------------------------
@@ -50,9 +51,9 @@ class CategoryGroupSchema(BaseSchema):
 class ComplaintCreateSchema(CoordinatesSchema):
     category = fields.String(required=True, validate=CATEGORY_CODE)
     description = fields.String(
-        required=True, validate=[validate.Length(min=1, max=1000), _not_blank]
+        required=True, validate=[validate.Length(min=1, max=1000), NOT_BLANK]
     )
-    address = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+    address = fields.String(required=True, validate=[validate.Length(min=1, max=200), NOT_BLANK])
     photo_ids = fields.List(
         fields.Integer(strict=True, validate=validate.Range(min=1)),
         load_default=list,
@@ -81,7 +82,7 @@ class ComplaintRatingSchema(BaseSchema):
 
 
 class ReopenSchema(BaseSchema):
-    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), _not_blank])
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NOT_BLANK])
 
 
 # -- what people see -----------------------------------------------------------------------------

@@ -2,9 +2,16 @@
 
 import itertools
 
-from marshmallow import ValidationError, fields, validate, validates, validates_schema
+from marshmallow import fields, validate, validates, validates_schema
 
-from schemas.common import BaseSchema, CSTDateTime, PageQuerySchema
+from schemas.common import (
+    NOT_BLANK,
+    BaseSchema,
+    ClockTime,
+    CSTDateTime,
+    PageQuerySchema,
+    rule_error,
+)
 from schemas.complaints.citizen import (
     CATEGORY_CODE,
     MAX_PHOTOS,
@@ -13,7 +20,6 @@ from schemas.complaints.citizen import (
     ComplaintListItemSchema,
     ComplaintSchema,
     EventSchema,
-    _not_blank,
 )
 from server.models.complaints import ALL_STATUSES, CALENDAR_KINDS, LIMIT_UNITS
 from server.services.complaints.workflow import allowed_actions
@@ -48,7 +54,7 @@ class CategoryUpdateSchema(StaffCategorySchema):
 
 class UnitSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), _not_blank])
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=64), NOT_BLANK])
     phone = fields.String(allow_none=True, validate=validate.Length(max=32))
     active = fields.Boolean(load_default=True)
 
@@ -149,13 +155,15 @@ class QueueQuerySchema(PageQuerySchema):
     @validates_schema
     def _check(self, data, **kwargs):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ValidationError("开始日期不能晚于结束日期", "date_from")
+            raise rule_error("query", "date_from", "invalid_date_range", "开始日期不能晚于结束日期")
         box = [data.get(k) for k in ("south", "west", "north", "east")]
         if any(v is not None for v in box):
             if any(v is None for v in box):
-                raise ValidationError("区域需同时给出 south, west, north, east", "south")
+                raise rule_error(
+                    "query", "south", "incomplete_area", "区域需同时给出 south, west, north, east"
+                )
             if box[0] > box[2] or box[1] > box[3]:
-                raise ValidationError("区域范围无效", "south")
+                raise rule_error("query", "south", "invalid_area", "区域范围无效")
 
 
 class StaffNoteSchema(BaseSchema):
@@ -170,7 +178,7 @@ class StaffNoteSchema(BaseSchema):
 class StaffReasonSchema(BaseSchema):
     reason = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=500), _not_blank],
+        validate=[validate.Length(min=1, max=500), NOT_BLANK],
         metadata={"description": "Shown to the reporter"},
     )
     internal_note = fields.String(allow_none=True, load_default=None, validate=NOTE)
@@ -198,7 +206,7 @@ class VerifySchema(StaffNoteSchema):
     @validates_schema
     def _reason_when_failed(self, data, **kwargs):
         if data.get("passed") is False and not (data.get("note") or "").strip():
-            raise ValidationError("核查不通过时请说明原因", "note")
+            raise rule_error("json", "note", "note_required", "核查不通过时请说明原因")
 
 
 class MergeSchema(StaffNoteSchema):
@@ -208,7 +216,7 @@ class MergeSchema(StaffNoteSchema):
 class ExtensionCreateSchema(BaseSchema):
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=60))
     limit_unit = fields.String(required=True, validate=validate.OneOf(LIMIT_UNITS))
-    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), _not_blank])
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), NOT_BLANK])
 
 
 class ExtensionDecisionSchema(BaseSchema):
@@ -228,15 +236,23 @@ class CalendarDaySchema(BaseSchema):
         validate=validate.OneOf(CALENDAR_KINDS),
         metadata={"description": "holiday: a day off; workday: a 调休 working day"},
     )
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=32), _not_blank])
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=32), NOT_BLANK])
 
 
 class WorkPeriodSchema(BaseSchema):
-    start_time = fields.Time(required=True, format="%H:%M", metadata={"maxLength": 5})
-    end_time = fields.Time(required=True, format="%H:%M", metadata={"maxLength": 5})
+    start_time = ClockTime(required=True)
+    end_time = ClockTime(required=True)
 
 
 class WorkHoursSchema(BaseSchema):
+    periods = fields.List(
+        fields.Nested(WorkPeriodSchema),
+        required=True,
+        metadata={"description": "Seeded 08:30–12:00 and 14:00–17:30; empty if none are set"},
+    )
+
+
+class WorkHoursUpdateSchema(WorkHoursSchema):
     periods = fields.List(
         fields.Nested(WorkPeriodSchema), required=True, validate=validate.Length(min=1, max=4)
     )
@@ -248,10 +264,10 @@ class WorkHoursSchema(BaseSchema):
         ordered = sorted((p["start_time"], p["end_time"]) for p in periods)
         for start, end in ordered:
             if start >= end:
-                raise ValidationError("结束时间应晚于开始时间")
+                raise rule_error("json", "periods", "invalid_work_period", "结束时间应晚于开始时间")
         for (_, end), (start, _) in itertools.pairwise(ordered):
             if start < end:
-                raise ValidationError("工作时段不能重叠")
+                raise rule_error("json", "periods", "overlapping_work_periods", "工作时段不能重叠")
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -266,9 +282,9 @@ class StatsQuerySchema(BaseSchema):
         start, end = data.get("date_from"), data.get("date_to")
         if start and end:
             if start > end:
-                raise ValidationError("开始日期不能晚于结束日期", "from")
+                raise rule_error("query", "from", "invalid_date_range", "开始日期不能晚于结束日期")
             if (end - start).days > 3 * 366:
-                raise ValidationError("统计区间不能超过3年", "to")
+                raise rule_error("query", "to", "period_too_long", "统计区间不能超过3年")
 
 
 class FiguresSchema(BaseSchema):

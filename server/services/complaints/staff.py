@@ -18,10 +18,19 @@ from server.services.complaints import reference
 from server.services.complaints.cases import _page
 from server.timeutil import CST, utcnow
 
+# A date filter before the first or after the last case matches the same cases as these
+# bounds; clamping keeps the arithmetic and the conversion to UTC inside ``datetime``.
+_FIRST_DAY, _LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
+
 
 def day_start(day: dt.date) -> dt.datetime:
     """Midnight in Beijing at the start of ``day``, as an aware datetime."""
-    return dt.datetime.combine(day, dt.time(0), CST)
+    return dt.datetime.combine(min(max(day, _FIRST_DAY), _LAST_DAY), dt.time(0), CST)
+
+
+def day_end(day: dt.date) -> dt.datetime:
+    """Midnight in Beijing at the end of ``day`` (the start of the next day)."""
+    return day_start(day) + dt.timedelta(days=1)
 
 
 def queue(
@@ -50,7 +59,7 @@ def queue(
     if created_from:
         conditions.append(Complaint.created_at >= day_start(created_from))
     if created_to:
-        conditions.append(Complaint.created_at < day_start(created_to + dt.timedelta(days=1)))
+        conditions.append(Complaint.created_at < day_end(created_to))
     if area:
         south, west, north, east = area
         conditions += [Complaint.lat.between(south, north), Complaint.lng.between(west, east)]

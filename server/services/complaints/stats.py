@@ -32,7 +32,7 @@ from sqlalchemy import or_, select
 
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintCategory, ComplaintEvent, ComplaintUnit
-from server.services.complaints.staff import day_start
+from server.services.complaints.staff import day_end, day_start
 
 REWORK_ACTIONS = ("rework", "reopen")
 
@@ -99,7 +99,7 @@ def complaint_stats(
     category: str | None = None,
     unit_id: int | None = None,
 ) -> dict:
-    start, end = day_start(date_from), day_start(date_to + dt.timedelta(days=1))
+    start, end = day_start(date_from), day_end(date_to)
     filters = []
     if category:
         filters.append(ComplaintCategory.code == category)
