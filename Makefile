@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 migrate: venv
 	mkdir -p instance
-	$(BIN)/flask db upgrade heads
+	$(BIN)/flask db upgrade
 
 demo-data: migrate
 	$(BIN)/flask demo-data --if-empty
