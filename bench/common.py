@@ -87,10 +87,20 @@ def gunicorn(app: str, env: dict, workers: int | None = None, ready_path: str = 
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wrk(url: str, lua: str = "", connections: int = 32, seconds: int = 10, threads: int = 2):
-    """Run wrk against ``url`` with an optional Lua script; returns the parsed figures."""
+def wrk(
+    url: str,
+    lua: str = "",
+    connections: int = 32,
+    seconds: int = 10,
+    threads: int = 2,
+    own_report: bool = False,
+):
+    """Run wrk against ``url`` with an optional Lua script; returns the parsed figures.
+
+    ``own_report``: the script prints its own ``WRKJSON`` line (e.g. with status counts).
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua + "\n" + WRK_REPORT)
+        script.write(lua if own_report else lua + "\n" + WRK_REPORT)
     try:
         out = subprocess.run(
             [
@@ -116,6 +126,8 @@ def wrk(url: str, lua: str = "", connections: int = 32, seconds: int = 10, threa
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
     figures["p50_ms"] = figures["p50_us"] / 1000
     figures["p99_ms"] = figures["p99_us"] / 1000
+    if "statuses" in figures:
+        figures["5xx"] = sum(n for s, n in figures["statuses"].items() if s.startswith("5"))
     return figures
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,35 +58,9 @@ FLAT_MB = 5  # growth allowed between the first sample after warm-up and the las
 
 def wrk(base: str, lua: str, seconds: int) -> dict:
     """One bounded wrk run with a scenario script (status counts included)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(lua)
-    try:
-        out = subprocess.run(
-            [
-                common.ensure_wrk(),
-                f"-t{THREADS}",
-                f"-c{CONNECTIONS}",
-                f"-d{seconds}s",
-                "--timeout",
-                "10s",
-                "-s",
-                handle.name,
-                base,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
-    line = next(row for row in out.splitlines() if row.startswith("WRKJSON "))
-    figures = json.loads(line.removeprefix("WRKJSON "))
-    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
-    figures["p50_ms"] = figures["p50_us"] / 1000
-    figures["p99_ms"] = figures["p99_us"] / 1000
-    figures["5xx"] = sum(n for s, n in figures["statuses"].items() if s.startswith("5"))
-    return figures
+    return common.wrk(
+        base, lua, connections=CONNECTIONS, seconds=seconds, threads=THREADS, own_report=True
+    )
 
 
 def worker_rss_mb(master_pid: int) -> dict[int, float]:
