@@ -58,6 +58,8 @@ def retry_after_seconds() -> int:
 def init_limiter(app) -> None:
     for key, value in DEFAULT_LIMITS.items():
         app.config.setdefault(key, value)
+    # Flask-Limiter would otherwise inherit "enabled" from the previous app it served.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
