@@ -17,9 +17,9 @@ from schemas.common import (
     CoordinatesSchema,
     CSTDateTime,
     PageQuerySchema,
+    rule_error,
 )
 from server import geo
-from server.errors import AppError
 from server.models.toilets import (
     ACCESS,
     CATEGORIES,
@@ -59,8 +59,8 @@ def _check_request_rule(value: str | None) -> None:
     try:
         hours.check(value)
     except hours.InvalidRule:
-        raise _unprocessable(
-            "invalid_opening_hours", OPENING_HOURS_HELP, "json", "opening_hours"
+        raise rule_error(
+            "json", "opening_hours", "invalid_opening_hours", OPENING_HOURS_HELP
         ) from None
 
 
@@ -72,11 +72,6 @@ OUTSIDE_CHINA = "位置不在服务范围内"
 def _id(**kwargs) -> fields.Integer:
     """An id in a request: positive and within the database's integer column."""
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
-def _unprocessable(error: str, message: str, location: str, field: str) -> AppError:
-    """A cross-field rule broken: 422 with its own ``error`` code, not ``validation_error``."""
-    return AppError(422, error, message, errors={location: {field: [message]}})
 
 
 class FacilitiesSchema(BaseSchema):
@@ -144,11 +139,11 @@ class ToiletListQuerySchema(PageQuerySchema):
             return data
         west, south, east, north = (float(part) for part in raw.split(","))
         if not (west < east and south < north):
-            raise _unprocessable("bbox_inverted", "范围的最小值应小于最大值", "query", "bbox")
+            raise rule_error("query", "bbox", "bbox_inverted", "范围的最小值应小于最大值")
         if east - west > MAX_BBOX_DEGREES or north - south > MAX_BBOX_DEGREES:
-            raise _unprocessable("bbox_too_large", "范围过大，请放大地图后重试", "query", "bbox")
+            raise rule_error("query", "bbox", "bbox_too_large", "范围过大，请放大地图后重试")
         if east < _WEST or west > _EAST or north < _SOUTH or south > _NORTH:
-            raise _unprocessable("outside_service_area", OUTSIDE_CHINA, "query", "bbox")
+            raise rule_error("query", "bbox", "outside_service_area", OUTSIDE_CHINA)
         data["bbox"] = (west, south, east, north)
         return data
 
@@ -397,7 +392,7 @@ class ToiletCreateSchema(BaseSchema):
     @validates_schema
     def _access_fits_kind(self, data, **kwargs):
         if data.get("kind") == "sanitation" and data.get("access") == "customers":
-            raise _unprocessable("access_not_public", "环卫公厕应对公众开放", "json", "access")
+            raise rule_error("json", "access", "access_not_public", "环卫公厕应对公众开放")
 
 
 class ToiletUpdateSchema(ToiletCreateSchema):
@@ -432,19 +427,17 @@ class StatusChangeSchema(BaseSchema):
     def _reason_needed(self, data, **kwargs):
         status = data.get("status")
         if status in ("temporarily_closed", "removed") and not (data.get("reason") or "").strip():
-            raise _unprocessable("reason_required", "请填写原因", "json", "reason")
+            raise rule_error("json", "reason", "reason_required", "请填写原因")
         if data.get("reopen_on") is not None:
             if status != "temporarily_closed":
-                raise _unprocessable(
-                    "reopen_on_not_closed",
-                    "只有暂停开放时才需要填写预计恢复日期",
+                raise rule_error(
                     "json",
                     "reopen_on",
+                    "reopen_on_not_closed",
+                    "只有暂停开放时才需要填写预计恢复日期",
                 )
             if data["reopen_on"] < local_today():
-                raise _unprocessable(
-                    "reopen_on_past", "预计恢复日期不能早于今天", "json", "reopen_on"
-                )
+                raise rule_error("json", "reopen_on", "reopen_on_past", "预计恢复日期不能早于今天")
 
 
 class AuditActorSchema(Schema):

@@ -10,11 +10,7 @@ PostgreSQL pass). WeChat is a tiny fake HTTP server on 127.0.0.1 started by the 
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +19,7 @@ import pytest
 import requests
 
 from bench.common import free_port
+from bench.stalls.storm import serve
 from tests.conftest import WECHAT_APPID, WECHAT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,38 +102,9 @@ def fake_wechat():
 @contextlib.contextmanager
 def instance(env: dict, log_path: Path):
     """One app instance (gunicorn, one worker) on its own port; always killed."""
-    port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env={**os.environ, **env, "BIND": f"127.0.0.1:{port}"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + log_path.read_text()[-3000:])
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.1)
+    bind = f"127.0.0.1:{free_port()}"
+    with serve({**os.environ, **env, "BIND": bind}, log_path, startup_seconds=20) as base:
         yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @pytest.fixture

@@ -40,6 +40,46 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def serve(env: dict, log_path: Path, startup_seconds: float = 30):
+    """``wsgi:app`` under gunicorn with ``env`` (which must set BIND); always stopped.
+
+    Yields the base URL once ``/healthz`` answers; the log goes to ``log_path``.
+    """
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = "http://" + env["BIND"]
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + log_path.read_text()[-3000:])
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.1)
+        yield base
+    finally:
+        # Our own process group only (start_new_session): the master and its workers.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
 def gunicorn(database_url: str, secret_key: str, workdir: Path, workers: int = 4):
     """The real app (``wsgi:app``) under gunicorn on a free 127.0.0.1 port; always stopped."""
     port = free_port()
@@ -57,40 +97,8 @@ def gunicorn(database_url: str, secret_key: str, workdir: Path, workers: int = 4
     }
     env.pop("REDIS_URL", None)
     log_path = workdir / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + log_path.read_text()[-3000:])
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.2)
+    with serve(env, log_path) as base:
         yield base, log_path
-    finally:
-        # Our own process group only (start_new_session): the master and its workers.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @dataclass
