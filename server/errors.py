@@ -150,9 +150,9 @@ class XiuhuaApi(Api):
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         if code == 429 and "Retry-After" not in headers:
-            from server.ratelimit import retry_after_seconds
+            from server.ratelimit import DEFAULT_RETRY_AFTER
 
-            headers["Retry-After"] = str(retry_after_seconds())
+            headers["Retry-After"] = str(DEFAULT_RETRY_AFTER)
         if current_app.config.get("DEBUG_ERRORS") and original is not None:
             errors = {**(errors or {}), "debug": repr(original)}
         return _payload(code, machine, message, errors), code, headers

@@ -3,9 +3,16 @@
 Each limit is a config value (``RATELIMIT_<NAME>``, the ``limits`` syntax such as
 ``"5/minute;30/day"``), so operations can tune it without a release. A breach is a
 429 in the error shape with ``Retry-After``.
+
+Flask-Limiter provides the storage (Redis when ``REDIS_URL`` is set, memory otherwise) and the
+moving-window strategy; the limits are counted by our decorators on the views they guard.
+Its own per-request hooks are taken off the app: they resolve limits for every request,
+unlimited ones included, which was a fifth of the cost of a request that does nothing
+(``bench/perf/profile.py``, RESULTS.md).
 """
 
 import time
+from functools import partial, wraps
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -47,12 +54,8 @@ def _user_key() -> str:
 limiter = Limiter(key_func=client_ip, key_prefix="xiuhua:rl", headers_enabled=False)
 
 
-def retry_after_seconds() -> int:
-    """Seconds until the limit just breached in this request lets the client in again."""
-    current = limiter.current_limit
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()))
+# For a 429 that does not come from ``hit`` (which knows when its window frees up).
+DEFAULT_RETRY_AFTER = 60
 
 
 def init_limiter(app) -> None:
@@ -63,17 +66,30 @@ def init_limiter(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
     limiter.init_app(app)
+    _remove_request_hooks(app)
 
 
-def _configured(name: str):
-    return lambda: current_app.config[f"RATELIMIT_{name}"]
+def _remove_request_hooks(app) -> None:
+    """Take Flask-Limiter's before/after/teardown request hooks off ``app`` (see above)."""
+
+    def is_limiters(func) -> bool:
+        if isinstance(func, partial):
+            return func.args[:1] == (limiter,)
+        return getattr(func, "__self__", None) is limiter
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for key, funcs in hooks.items():
+            hooks[key] = [func for func in funcs if not is_limiters(func)]
 
 
 def _limited(name: str, key_func):
-    limit = limiter.limit(_configured(name), key_func=key_func, scope=name.lower())
-
     def decorator(func):
-        return Blueprint.doc(**{"x-rate-limited": True})(limit(func))
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            hit(name, key_func())
+            return func(*args, **kwargs)
+
+        return Blueprint.doc(**{"x-rate-limited": True})(wrapper)
 
     return decorator
 
@@ -89,7 +105,9 @@ def per_user(name: str):
 
 
 def hit(name: str, identity: str) -> None:
-    """Count one event for ``identity`` (e.g. an openid) outside a decorator; 429 when over."""
+    """Count one event for ``identity`` (e.g. an openid); 429 when over."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return
     for item in parse_many(current_app.config[f"RATELIMIT_{name}"]):
         if not limiter.limiter.hit(item, name.lower(), identity):
             reset_at, _ = limiter.limiter.get_window_stats(item, name.lower(), identity)

@@ -16,16 +16,14 @@ from server import geo
 from server.errors import AppError
 from server.open311 import params, render
 from server.open311.params import Open311Error, bad
-from server.ratelimit import client_ip, hit, limiter, retry_after_seconds
+from server.ratelimit import DEFAULT_RETRY_AFTER, hit, per_ip
 from server.services import open311 as service
 from server.services.complaints.cases import MAX_DESCRIPTION
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
-read_limit = limiter.limit(
-    lambda: current_app.config["RATELIMIT_OPEN311_READ"], key_func=client_ip, scope="open311_read"
-)
+read_limit = per_ip("OPEN311_READ")
 PUBLIC = {"Access-Control-Allow-Origin": "*"}  # open data: any web page may read it
 
 
@@ -228,7 +226,7 @@ def _error_of(exc: Exception) -> tuple[int, str, dict]:
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         if code == 429:
-            headers["Retry-After"] = str(retry_after_seconds())
+            headers["Retry-After"] = str(DEFAULT_RETRY_AFTER)
         if code == 404:
             return 404, f"{request.path} not found", headers
         return code, HTTP_STATUS_CODES.get(code, "error"), headers
