@@ -1,7 +1,5 @@
 """Toilet finder: residents search, rate and report; staff manage, import and export."""
 
-import json
-
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -36,6 +34,7 @@ from schemas.toilets import (
     dump_nearby,
 )
 from server.auth import auth_required, current_user, staff_required
+from server.flask_app import dumps_bytes
 from server.idempotency import idempotent
 from server.ratelimit import per_user
 from server.services import toilets as service
@@ -110,10 +109,10 @@ class Nearby(MethodView):
             open_now=args["open_now"],
             facilities=tuple(name for name in search.SEARCH_FILTERS if args[name]),
         )
-        # The hot path: NearbySchema's dump written out, encoded without sorting the keys
-        # (a Response skips the schema's dump).
-        body = json.dumps(dump_nearby(result), ensure_ascii=False, separators=(",", ":"))
-        return current_app.response_class(body, mimetype="application/json")
+        # The hot path: NearbySchema's dump written out (a Response skips the schema's dump).
+        return current_app.response_class(
+            dumps_bytes(dump_nearby(result)), mimetype="application/json"
+        )
 
 
 @blp.route("/<int:toilet_id>")

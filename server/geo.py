@@ -84,6 +84,23 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def haversine_from(lat1: float, lng1: float):
+    """``haversine_m`` with the first point fixed, for ranking many points around it: the
+    same operations in the same order (the same floats), with the centre's terms computed once.
+    """
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    p1 = radians(lat1)
+    cos_p1 = cos(p1)
+    diameter = 2 * EARTH_RADIUS_M
+
+    def distance(lat2: float, lng2: float) -> float:
+        p2 = radians(lat2)
+        h = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng2 - lng1) / 2) ** 2
+        return diameter * asin(min(1.0, sqrt(h)))
+
+    return distance
+
+
 def bbox_around(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
     """(south, west, north, east) of a box that contains every point within ``radius_m``."""
     d_lat = math.degrees(radius_m / EARTH_RADIUS_M)

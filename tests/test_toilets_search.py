@@ -200,11 +200,16 @@ def test_search_query_reads_the_index_not_the_table(app):
     for radius in (500, 5000):
         query = search.candidates_query(34.53, 113.38, radius, facilities=("third_restroom",))
         plan = _plan(query)
-        assert "ix_toilets_cell_lng_lat" in plan, plan
+        assert "ix_toilets_cell_lng_lat_status" in plan, plan
         assert "Seq Scan" not in plan, plan
         if db.engine.dialect.name == "sqlite":
-            assert "SEARCH toilets USING INDEX ix_toilets_cell_lng_lat" in plan, plan
+            assert "SEARCH toilets USING INDEX ix_toilets_cell_lng_lat_status" in plan, plan
             assert "SCAN toilets" not in plan, plan
+    # Without facility filters the index alone answers the first phase (no table rows read).
+    plan = _plan(search.candidates_query(34.53, 113.38, 1000))
+    assert "ix_toilets_cell_lng_lat_status" in plan, plan
+    if db.engine.dialect.name == "sqlite":
+        assert "USING COVERING INDEX ix_toilets_cell_lng_lat_status" in plan, plan
     db.session.commit()
 
 

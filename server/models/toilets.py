@@ -1,7 +1,7 @@
 """Public toilets, their ratings, residents' reports and the staff audit history.
 
 Coordinates are GCJ-02 (canonical). ``lat_cell`` is ``floor(lat * 100)``, a 0.01° latitude band
-(about 1.1 km): the nearest search reads the index ``(lat_cell, lng, lat)`` with
+(about 1.1 km): the nearest search reads the index ``(lat_cell, lng, lat, status)`` with
 ``lat_cell IN (...) AND lng BETWEEN ...``, one narrow index range per band, on SQLite and
 PostgreSQL alike (see ``server.services.toilets.search``).
 
@@ -80,7 +80,17 @@ class Toilet(db.Model):
         *(CheckConstraint(f"{f} IN {_in(TRISTATE)}", name=f"{f}_valid") for f in FACILITIES),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180", name="coords"),
         # The nearest search: one index range per latitude band, longitude bounded inside it.
-        Index("ix_toilets_cell_lng_lat", "lat_cell", "lng", "lat"),
+        # Covers the first phase of a nearest search (ids and positions of the toilets in a
+        # box that are not removed): SQLite keeps the rowid (``id``) in every index;
+        # PostgreSQL carries it as an included column for index-only scans.
+        Index(
+            "ix_toilets_cell_lng_lat_status",
+            "lat_cell",
+            "lng",
+            "lat",
+            "status",
+            postgresql_include=["id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""Nearest toilets and map-layer lists, always through the ``(lat_cell, lng, lat)`` index.
+"""Nearest toilets and map-layer lists, always through the ``(lat_cell, lng, lat, ...)`` index.
 
 The nearest search reads ever larger boxes around the point (first ring 1 km, the default
 radius, doubling up to the radius): each box becomes
@@ -8,9 +8,12 @@ Python, ties by id. A box always contains the whole circle of its
 ring, so once ``limit`` matches lie inside the ring, they are exactly the nearest ones, as a
 brute-force scan would find them (tests/test_toilets_search.py checks this property).
 
-It is the hot path of the mini-program (bench/toilets): one statement per filter combination
-is built once and executed on the session's connection (Core, no ORM objects), and each row
-carries the displayed columns, so a search is one query.
+It is the hot path of the mini-program (bench/toilets, bench/perf): statements are built once
+per filter combination and executed on the session's connection (Core, no ORM objects) in two
+phases: ``(id, lat, lng)`` of the candidates, from the index ``(lat_cell, lng, lat, status)``
+alone when no facility filter is set, then the displayed columns of the few shown, by id.
+Reading every column of every candidate in the box (about 130 rows for a 1 km search in a
+dense city) cost ten times more than the index scan (bench/RESULTS.md).
 """
 
 import datetime as dt
@@ -18,7 +21,6 @@ import math
 from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
@@ -159,17 +161,29 @@ def _filter_clauses(open_now: bool, facilities: tuple[str, ...]) -> list:
 
 @lru_cache(maxsize=64)
 def _statement(open_now: bool, facilities: tuple[str, ...]):
-    """The search statement for one combination of filters, built once per process.
+    """Phase one of a search, for one combination of filters, built once per process:
+    ``(id, lat, lng)`` of every match in the box (plus status and hours with ``open_now``).
 
     The box is bound at execution: ``lat_cell IN (bands)`` (an expanding parameter) and the
     ``lng``/``lat`` ranges, so SQLAlchemy's compiled cache serves every later request.
+    Without facility filters or ``open_now`` the index ``(lat_cell, lng, lat, status)``
+    answers it alone (covering: no table row is read).
     """
-    return select(*(_COLUMNS[name] for name in ROW_FIELDS)).where(
+    columns = [_COLUMNS.id, _COLUMNS.lat, _COLUMNS.lng]
+    if open_now:
+        columns += [_COLUMNS.status, _COLUMNS.opening_hours]
+    return select(*columns).where(
         _COLUMNS.lat_cell.in_(bindparam("cells", expanding=True)),
         _COLUMNS.lng.between(bindparam("west"), bindparam("east")),
         _COLUMNS.lat.between(bindparam("south"), bindparam("north")),
         *_filter_clauses(open_now, facilities),
     )
+
+
+# Phase two: the displayed columns of the few toilets a search shows.
+_ROWS = select(*(_COLUMNS[name] for name in ROW_FIELDS)).where(
+    _COLUMNS.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _box_params(lat: float, lng: float, radius_m: float) -> dict:
@@ -186,31 +200,37 @@ def candidates_query(
     return statement.params(**_box_params(lat, lng, radius_m))
 
 
-def _ranked(lat, lng, radius_m, open_now, facilities, now) -> list[tuple[float, int, tuple]]:
-    """(distance, id, row) of every match within ``radius_m``, nearest first."""
-    ranked = []
+def _ranked(lat, lng, radius_m, open_now, facilities, now) -> list[tuple[float, int]]:
+    """(distance, id) of every match within ``radius_m``, nearest first, ties by id."""
     rows = (
         db.session.connection()
         .execute(_statement(open_now, facilities), _box_params(lat, lng, radius_m))
         .all()
     )
-    haversine = geo.haversine_m
+    distance_to = geo.haversine_from(lat, lng)
+    ranked = []
     for row in rows:
-        distance = haversine(lat, lng, row[1], row[2])
+        distance = distance_to(row[1], row[2])
         if distance > radius_m:
             continue
         if open_now and hours.state(row[4], row[3], now).is_open is not True:
             continue
-        ranked.append((distance, row[0], row))
-    ranked.sort(key=itemgetter(0, 1))
+        ranked.append((distance, row[0]))
+    ranked.sort()
     return ranked
 
 
-def _shown(ranked: list[tuple[float, int, tuple]], now: dt.datetime) -> list[Shown]:
-    return [
-        Shown(ToiletRow(*row), hours.state(row[4], row[3], now), distance)
-        for distance, _, row in ranked
-    ]
+def _shown(ranked: list[tuple[float, int]], now: dt.datetime) -> list[Shown]:
+    """The toilets of ``ranked``, in its order, read in one query."""
+    if not ranked:
+        return []
+    result = db.session.connection().execute(_ROWS, {"ids": [id_ for _, id_ in ranked]})
+    rows = {row[0]: row for row in result}
+    shown_rows = []
+    for distance, id_ in ranked:
+        row = rows[id_]
+        shown_rows.append(Shown(ToiletRow(*row), hours.state(row[4], row[3], now), distance))
+    return shown_rows
 
 
 def nearby(
@@ -240,7 +260,7 @@ def nearby(
             break
         ring = min(ring * 2, radius_m)
     inside = ranked[:limit]
-    outside: list[tuple[float, int, tuple]] = []
+    outside: list[tuple[float, int]] = []
     want = min(limit - len(inside), BEYOND_MAX_ITEMS)
     while want and ring < BEYOND_MAX_M:
         ring = min(ring * 2, BEYOND_MAX_M)
