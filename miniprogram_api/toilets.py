@@ -1,6 +1,6 @@
 """Toilet finder: residents search, rate and report; staff manage, import and export."""
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -40,6 +40,7 @@ from server.ratelimit import per_user
 from server.services import toilets as service
 from server.services.toilets import feedback, manage, search, transfer
 from server.timeutil import local_now
+from server.versions import read as read_version
 
 blp = Blueprint(
     "toilets", __name__, url_prefix="/api/v1/toilets", description="Public toilet finder"
@@ -57,14 +58,31 @@ MAP_CACHE = "public, max-age=60"
 NEARBY_QUERY = NearbyQuerySchema()
 
 
+@blp.record_once
+def _answer_revalidations_early(state):
+    """Repeated revalidations of the map layer are answered by ``server.not_modified``."""
+    state.app.extensions["not_modified"].route(
+        blp.url_prefix, search.LIST_VERSION, {"Cache-Control": MAP_CACHE}
+    )
+
+
 @blp.after_request
 def _cacheable_not_modified(response):
-    """A 304 keeps the list's caching headers (flask-smorest answers it before the view)."""
-    if request.endpoint == "toilets.Toilets" and response.status_code == 304:
+    """A 304 keeps the list's caching headers; every ETag the list answers with is
+    remembered for the early 304 (``server.not_modified``)."""
+    if request.endpoint != "toilets.Toilets" or response.status_code not in (200, 304):
+        return response
+    if response.status_code == 304:
         response.headers["Cache-Control"] = MAP_CACHE
         tags = request.if_none_match.as_set(include_weak=True)
         if len(tags) == 1:
             response.set_etag(next(iter(tags)))
+    etag, _weak = response.get_etag()
+    if etag and "list_version" in g:
+        version, changes_at = g.list_version
+        current_app.extensions["not_modified"].remember(
+            request.path, request.environ.get("QUERY_STRING", ""), version, etag, changes_at
+        )
     return response
 
 
@@ -86,12 +104,15 @@ class Toilets(MethodView):
     @blp.response(200, page_of(ToiletSchema), headers={"Cache-Control": {"schema": {}}})
     def get(self, args):
         """Toilets in a map box (or all), for caching the map layer (ETag, If-None-Match)"""
+        version = read_version(search.LIST_VERSION)  # before the data: never newer than it
         items, total = search.in_bbox(
             args.get("bbox"),
             district=args.get("district"),
             page=args["page"],
             page_size=args["page_size"],
         )
+        changes = [shown.next_change for shown in items if shown.next_change is not None]
+        g.list_version = (version, min(changes, default=None))
         return _page(items, total, args), {"Cache-Control": MAP_CACHE}
 
 

@@ -7,6 +7,7 @@ from server import config as config_module
 from server.db import engine_options, init_request_transactions
 from server.extensions import api, db, migrate, wechat
 from server.flask_app import XiuhuaFlask
+from server.not_modified import NotModified
 from server.ratelimit import init_limiter
 from server.requestlog import init_request_log
 from server.security import init_json_bounds, init_security_headers
@@ -58,6 +59,7 @@ def register_extensions(app: Flask) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Token from /auth/login"}
     )
     wechat.init_app(app)
+    NotModified(app)
     init_limiter(app)
     init_request_transactions(app)
     init_request_log(app)

@@ -52,6 +52,9 @@ def from_env(environ: os._Environ | dict | None = None) -> dict:
         "TOKEN_TTL_SECONDS": int(env.get("TOKEN_TTL_SECONDS", "7200")),
         "DATA_ENCRYPTION_KEYS": env.get("DATA_ENCRYPTION_KEYS", DEV_DATA_KEY),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        # How long a process trusts the data versions it read (server/versions.py): a change
+        # made by another process or host reaches a cached list's 304 answers within this.
+        "DATA_VERSION_TTL_SECONDS": float(env.get("DATA_VERSION_TTL_SECONDS", "1")),
         # PostgreSQL connections kept per process: one per concurrent request (server/db.py).
         "DB_POOL_SIZE": int(env.get("DB_POOL_SIZE") or env.get("GUNICORN_THREADS") or "1"),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),

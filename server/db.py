@@ -7,6 +7,7 @@ and run concurrently under WAL. PostgreSQL needs none of this.
 """
 
 import sqlite3
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import Flask, request
@@ -58,6 +59,16 @@ def engine_options(uri: str, busy_timeout_ms: int, pool_size: int = 1) -> dict:
         "max_overflow": 10,
         "pool_timeout": 5,
     }
+
+
+@contextmanager
+def reading():
+    """Transactions begun inside only read: on SQLite a deferred ``BEGIN`` (no write lock)."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
 
 
 def _mark_read_only_requests():

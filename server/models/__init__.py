@@ -9,4 +9,5 @@ from server.models import (  # noqa: F401
     toilets,
     uploads,
     users,
+    versions,
 )

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
-from server import geo
+from server import geo, versions
 from server.extensions import db
 from server.models.toilets import CATEGORY_LABELS, FACILITIES, KIND_LABELS, Toilet, lat_cell
 from server.services.toilets import hours
@@ -36,6 +36,9 @@ FIRST_RING_M = 1000  # the default radius: one query
 BEYOND_MAX_M = 50_000  # how far "the nearest beyond the radius" is looked for
 BEYOND_MAX_ITEMS = 5
 MAX_BBOX_DEGREES = 2.0
+# The data version of everything a toilet list shows: any write to a toilet moves it.
+LIST_VERSION = "toilets"
+versions.track(Toilet, LIST_VERSION)
 # Boxes are widened by this much (about 1 cm) so float rounding never drops an edge point.
 _MARGIN_DEG = 1e-7
 
