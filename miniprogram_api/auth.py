@@ -1,10 +1,10 @@
 """WeChat login and logout."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.auth import LoginSchema, TokenSchema
 from server.auth import auth_required, bearer_token, token_ttl
+from server.blueprint import Blueprint
 from server.ratelimit import per_ip
 from server.services import auth as auth_service
 

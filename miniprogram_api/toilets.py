@@ -2,7 +2,6 @@
 
 from flask import Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.common import PageQuerySchema, page_of
 from schemas.toilets import (
@@ -34,6 +33,7 @@ from schemas.toilets import (
     dump_nearby,
 )
 from server.auth import auth_required, current_user, staff_required
+from server.blueprint import Blueprint
 from server.flask_app import dumps_bytes
 from server.idempotency import idempotent
 from server.ratelimit import per_user

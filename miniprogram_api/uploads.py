@@ -1,12 +1,12 @@
 """Photo uploads: one photo per request, claimed later by a submission."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.common import ErrorSchema
 from schemas.uploads import UploadFileSchema, UploadSchema
 from server.auth import auth_required, current_user
+from server.blueprint import Blueprint
 from server.errors import AppError
 from server.extensions import api
 from server.ratelimit import per_user

@@ -1,10 +1,10 @@
 """The logged-in user's own account: profile, phone, deletion (注销)."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.users import MeSchema, MeUpdateSchema, PhoneBindSchema
 from server.auth import auth_required, current_user
+from server.blueprint import Blueprint
 from server.services import users as users_service
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/me", description="My account")

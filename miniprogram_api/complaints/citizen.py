@@ -1,7 +1,6 @@
 """Citizens: categories, filing with photos, similar cases, following, my cases, rating."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.common import page_of
 from schemas.complaints.citizen import (
@@ -16,6 +15,7 @@ from schemas.complaints.citizen import (
     SimilarSchema,
 )
 from server.auth import auth_required, current_user
+from server.blueprint import Blueprint
 from server.idempotency import idempotent
 from server.ratelimit import per_user
 from server.services.complaints import cases, reporter, staff

@@ -3,7 +3,6 @@
 import datetime as dt
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schemas.complaints.staff import (
     CalendarDaySchema,
@@ -30,6 +29,7 @@ from schemas.complaints.staff import (
     WorkHoursUpdateSchema,
 )
 from server.auth import admin_required, current_user, staff_required
+from server.blueprint import Blueprint
 from server.errors import AppError
 from server.privacy import log_access
 from server.services.complaints import calendar, cases, extensions, staff, stats, workflow
