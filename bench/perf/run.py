@@ -51,6 +51,9 @@ CITY_BOX = (
 )
 CITY_LIST = "/api/v1/toilets?bbox={:.4f},{:.4f},{:.4f},{:.4f}&page_size=100".format(*CITY_BOX)
 TARGETS = {"nearby": 0.5, "revalidate": 0.8, "reads": 0.5, "booking": 0.3, "mixed": 0.45}
+# Reference rows, no target: this app's /healthz (its per-request machinery, no database) and
+# the bare endpoint plus one primary-key SELECT (bench/bare_app.py: the cost of any query).
+FLOORS = ("app_healthz", "bare_one_query")
 NEARBY_P99_MS = 50
 MEMORY_LIMIT_MB = 150
 FLAT_MB = 5  # growth allowed between the first sample after warm-up and the last
@@ -86,12 +89,16 @@ class Run:
     def _bare(self) -> dict:
         return wrk(self.bare_base, scripts.BARE, self.bare_seconds)
 
-    def scenario(self, name: str, lua, seconds: int | None = None, warm: int = 2) -> dict:
-        """``lua`` is a script, or a callable making a fresh one (uploads are used once)."""
+    def scenario(
+        self, name: str, lua, seconds: int | None = None, warm: int = 2, base: str = ""
+    ) -> dict:
+        """``lua`` is a script, or a callable making a fresh one (uploads are used once);
+        ``base``: another server than the app (the bare one's ``/bare/query``)."""
         make = lua if callable(lua) else lambda: lua
+        base = base or self.app_base
         if warm:
-            wrk(self.app_base, make(), warm)
-        figures = wrk(self.app_base, make(), seconds or self.seconds)
+            wrk(base, make(), warm)
+        figures = wrk(base, make(), seconds or self.seconds)
         figures["db_connections"] = db_connections()
         before, after = self.last_bare, self._bare()
         self.last_bare = after
@@ -209,6 +216,10 @@ def bench_database(url: str, redis_url: str | None, args) -> dict:
 def run_scenarios(app_base: str, bare_base: str, master_pid: int, data, args) -> dict:
     run = Run(app_base, bare_base, args.seconds, args.bare_seconds)
     residents = [[r.token, r.complaint_ids] for r in data.residents]
+    run.scenario("app_healthz", scripts.get("/healthz"), seconds=args.bare_seconds)
+    run.scenario(
+        "bare_one_query", scripts.get("/bare/query"), seconds=args.bare_seconds, base=bare_base
+    )
     run.scenario("nearby", scripts.nearby(seed.CENTRE))
 
     with urllib.request.urlopen(app_base + CITY_LIST, timeout=30) as resp:
@@ -270,6 +281,7 @@ def memory_growth(app_base: str, master_pid: int, make_lua, args) -> dict:
 
 def verdicts(report: dict) -> dict:
     s = report["scenarios"]
+    # (FLOORS rows have no target.)
     memory = report["memory"]
     booking = s["booking"]["outcome"]
     return {
@@ -297,14 +309,18 @@ def table(reports: list[dict]) -> str:
     for report in reports:
         met = report["verdicts"]
         for name, fig in report["scenarios"].items():
-            target = f"≥ {TARGETS[name]}" + (
-                f", p99 ≤ {NEARBY_P99_MS} ms" if name == "nearby" else ""
-            )
+            if name in FLOORS:
+                target, verdict = "(reference)", "–"
+            else:
+                target = f"≥ {TARGETS[name]}" + (
+                    f", p99 ≤ {NEARBY_P99_MS} ms" if name == "nearby" else ""
+                )
+                verdict = "yes" if met[name] else "**no**"
             rows.append(
                 f"| {report['database']} | {name} | {fig['rps']:.0f} | "
                 f"{fig['bare_rps_before']:.0f} / {fig['bare_rps_after']:.0f} | "
                 f"{fig['ratio']:.2f} | {target} | {fig['p50_ms']:.1f} | {fig['p99_ms']:.1f} | "
-                f"{fig['statuses']} | {'yes' if met[name] else '**no**'} |"
+                f"{fig['statuses']} | {verdict} |"
             )
     lines = ["\n".join(rows), ""]
     for report in reports:

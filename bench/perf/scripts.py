@@ -172,4 +172,8 @@ end
     )
 
 
-BARE = script('request = function() return wrk.format("GET", "/bare") end')
+def get(path: str) -> str:
+    return script('request = function() return wrk.format("GET", path) end', path=path)
+
+
+BARE = get("/bare")
