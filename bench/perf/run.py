@@ -363,7 +363,7 @@ def main() -> int:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             url, redis_url = f"sqlite:///{path}", None
         else:
-            url = os.environ.get("BENCH_DATABASE_URL", PG_URL)
+            url = common.ensure_database(os.environ.get("BENCH_DATABASE_URL", PG_URL))
             redis_url = os.environ.get("BENCH_REDIS_URL", REDIS_URL)
         report = bench_database(url, redis_url, args)
         report["verdicts"] = verdicts(report)

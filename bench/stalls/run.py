@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from bench import common
 from bench.stalls import storm
 from server import create_app
 from server.extensions import db
@@ -38,6 +39,8 @@ def main() -> int:
 
     OUT.mkdir(exist_ok=True)
     url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        common.ensure_database(url)
     if not url:
         path = OUT / "stalls-bench.db"
         for suffix in ("", "-wal", "-shm"):

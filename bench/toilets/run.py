@@ -259,7 +259,7 @@ def main() -> None:
     sqlite_file = OUT / "toilets-bench.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
-    engine = create_engine(args.pg)
+    engine = create_engine(common.ensure_database(args.pg))
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS toilets_bench CASCADE"))
         conn.execute(text("CREATE SCHEMA toilets_bench"))
