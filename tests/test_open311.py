@@ -12,6 +12,8 @@ from server import geo
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintCategory, ComplaintEvent
 from server.models.open311 import Open311ApiKey, Open311Submission
+from server.open311 import params
+from server.open311 import spec as open311_spec
 from server.services import open311 as open311_service
 from server.services.complaints import workflow
 from server.timeutil import utcnow
@@ -699,3 +701,48 @@ def test_demo_data_has_a_working_key(app, client):
     assert resp.status_code == 201
     _, after = get(client, "requests", "xml")
     assert len(after.findall("request")) == len(before) + 1
+
+
+# -- OpenAPI description ---------------------------------------------------------------------------
+def test_openapi_description_is_served_and_cacheable(client):
+    resp = client.get(f"{BASE}/openapi.json")
+    assert resp.status_code == 200 and resp.content_type == "application/json"
+    spec = resp.get_json()
+    assert spec == open311_spec.openapi()
+    assert spec["openapi"] == "3.0.3"
+    operations = {
+        (method.upper(), path.removeprefix(BASE))
+        for path, item in spec["paths"].items()
+        for method in item
+    }
+    expected = set()
+    for fmt in ("json", "xml"):
+        for path in ("discovery", "services", "services/{service_code}", "requests"):
+            expected.add(("GET", f"/{path}.{fmt}"))
+        expected |= {
+            ("GET", f"/requests/{{service_request_id}}.{fmt}"),
+            ("GET", f"/tokens/{{token}}.{fmt}"),
+            ("POST", f"/requests.{fmt}"),
+        }
+    assert operations == expected
+    xml_types = {
+        media
+        for path, item in spec["paths"].items()
+        if path.endswith(".xml")
+        for operation in item.values()
+        for answer in operation["responses"].values()
+        for media in answer.get("content", {})
+    }
+    assert xml_types == {"text/xml"}  # what render.document sends (answers' refs aside)
+    assert "public" in resp.headers["Cache-Control"]
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    again = client.get(f"{BASE}/openapi.json", headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304
+    # The catch-all route answers other methods, not this document.
+    resp = client.post(f"{BASE}/openapi.json")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET"
+
+
+def test_published_whitespace_is_what_strip_removes():
+    # The patterns of required texts are built from WHITESPACE; the view strips str.isspace.
+    assert set(params.WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}

@@ -5,9 +5,36 @@ import math
 
 from flask import request
 
+from server import geo
+from server.services.complaints.cases import MAX_DESCRIPTION
 from server.timeutil import CST
 
 FORMATS = ("json", "xml")
+# The longest value of each parameter, in characters (blanks around it not counted); the
+# OpenAPI description (``spec.py``) publishes the same bounds.
+MAX_LENGTH = {
+    "jurisdiction_id": 100,
+    "api_key": 128,
+    "service_code": 16,
+    "address_string": 200,
+    "description": MAX_DESCRIPTION,
+    "media_url": 500,
+    "start_date": 40,
+    "end_date": 40,
+    "lat": 40,
+    "long": 40,
+}
+LIST_LENGTH = 20_000  # a whole comma-delimited list
+# What ``str.strip()`` removes (``str.isspace``), spelled out for the published patterns.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# The WGS-84 points a filing may place a case at: China's box, as ``server.geo`` draws it.
+LAT_RANGE = (geo.CHINA_BBOX[0], geo.CHINA_BBOX[2])
+LONG_RANGE = (geo.CHINA_BBOX[1], geo.CHINA_BBOX[3])
+# How many values a comma-delimited list may name (after dropping repeats).
+MAX_ITEMS = {"service_request_id": 1000, "service_code": 100, "status": 2}
 
 
 class Open311Error(Exception):
@@ -36,8 +63,9 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def text(name: str, max_length: int = 1000) -> str | None:
+def text(name: str, max_length: int | None = None) -> str | None:
     """A parameter from the query string or the form body; blank counts as absent."""
+    max_length = max_length or MAX_LENGTH[name]
     value = request.values.get(name)
     if value is None or not value.strip():
         return None
@@ -47,9 +75,10 @@ def text(name: str, max_length: int = 1000) -> str | None:
     return value
 
 
-def csv(name: str, max_items: int = 1000) -> list[str] | None:
+def csv(name: str) -> list[str] | None:
     """A comma-delimited list (``a,b``); empty items are ignored."""
-    value = text(name, max_length=20_000)
+    max_items = MAX_ITEMS[name]
+    value = text(name, max_length=LIST_LENGTH)
     if value is None:
         return None
     items = list(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
@@ -62,7 +91,7 @@ def csv(name: str, max_items: int = 1000) -> list[str] | None:
 
 def w3c_datetime(name: str) -> dt.datetime | None:
     """A W3C datetime (``2026-11-01T00:00:00+08:00`` or ``...Z``); without an offset, Beijing."""
-    value = text(name, max_length=40)
+    value = text(name)
     if value is None:
         return None
     try:
@@ -75,7 +104,7 @@ def w3c_datetime(name: str) -> dt.datetime | None:
 
 
 def number(name: str, low: float, high: float) -> float | None:
-    value = text(name, max_length=40)
+    value = text(name)
     if value is None:
         return None
     try:
@@ -88,7 +117,7 @@ def number(name: str, low: float, high: float) -> float | None:
 
 
 def http_url(name: str) -> str | None:
-    value = text(name, max_length=500)
+    value = text(name)
     if value is None:
         return None
     scheme, _, rest = value.partition("://")
