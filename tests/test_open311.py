@@ -746,3 +746,20 @@ def test_openapi_description_is_served_and_cacheable(client):
 def test_published_whitespace_is_what_strip_removes():
     # The patterns of required texts are built from WHITESPACE; the view strips str.isspace.
     assert set(params.WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"end_date": "0001-01-30T00:00:00Z"},  # the 90 days before it start before year 1
+        {"start_date": "9999-12-01T00:00:00Z"},  # the 90 days after it end after 9999
+        {"start_date": "0001-01-01T00:00:00+08:00"},  # in UTC: before year 1
+        {"end_date": "9999-12-31T23:00:00-05:00", "start_date": "9999-12-01T00:00:00Z"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar(client, query):
+    make_complaint()
+    resp, body = get(client, "requests", **query)
+    assert resp.status_code == 200 and body == []
+    _, body = get(client, "requests", end_date="9999-12-31T23:59:59-23:59")
+    assert body == []

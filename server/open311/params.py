@@ -7,6 +7,7 @@ from flask import request
 
 from server import geo
 from server.services.complaints.cases import MAX_DESCRIPTION
+from server.services.open311 import EARLIEST, LATEST
 from server.timeutil import CST
 
 FORMATS = ("json", "xml")
@@ -100,7 +101,12 @@ def w3c_datetime(name: str) -> dt.datetime | None:
         raise bad(f"{name} must be a W3C datetime, e.g. 2026-11-01T00:00:00+08:00") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CST)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        # Hours from the ends of the calendar (year 1 or 9999) with an offset that takes the
+        # UTC time past them: as early or as late as a datetime can be.
+        return EARLIEST if parsed.year == 1 else LATEST
 
 
 def number(name: str, low: float, high: float) -> float | None:

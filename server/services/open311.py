@@ -32,6 +32,8 @@ KEY_PREFIX = "o311_"
 DEFAULT_WINDOW = dt.timedelta(days=90)
 MAX_WINDOW = dt.timedelta(days=90)
 MAX_RESULTS = 1000
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 # -- API keys -------------------------------------------------------------------------------------
@@ -179,10 +181,18 @@ def window(
     if start is None and end is None:
         end = now or utcnow()
     if start is None:
-        start = end - DEFAULT_WINDOW
+        start = _shift(end, -DEFAULT_WINDOW)
     if end is None:
-        end = start + DEFAULT_WINDOW
+        end = _shift(start, DEFAULT_WINDOW)
     return start, end
+
+
+def _shift(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``moment + delta``, stopped at the ends of the calendar (years 1 and 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return EARLIEST if delta < dt.timedelta(0) else LATEST
 
 
 def get_request(complaint_id: int) -> Complaint | None:
