@@ -763,3 +763,23 @@ def test_dates_at_the_ends_of_the_calendar(client, query):
     assert resp.status_code == 200 and body == []
     _, body = get(client, "requests", end_date="9999-12-31T23:59:59-23:59")
     assert body == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_every_get_answer_is_open_data(client, fmt):
+    """Access-Control-Allow-Origin: * on every GET answer, as the README says."""
+    complaint = make_complaint()
+    post_request(client, **request_form(issue_key()))
+    token = db.session.scalar(select(Open311Submission.token))
+    paths = [
+        "discovery",
+        "services",
+        "services/B0102",
+        "requests",
+        f"requests/{complaint.id}",
+        f"tokens/{token}",
+    ]
+    for path in paths:
+        resp, _ = get(client, path, fmt)
+        assert resp.status_code == 200, path
+        assert resp.headers["Access-Control-Allow-Origin"] == "*", path

@@ -84,7 +84,8 @@ def service_definition(code: str, fmt: str):
     category = service.category(code)
     if category is None:
         raise Open311Error(404, f"service_code '{code}' not found")
-    return render.document("service_definition", render.service_definition(category), fmt)
+    definition = render.service_definition(category)
+    return render.document("service_definition", definition, fmt, headers=PUBLIC)
 
 
 @bp.get("/requests.<fmt>")
@@ -144,7 +145,7 @@ def token(token: str, fmt: str):
         "service_request_id": str(submission.complaint_id) if public else None,
         "token": submission.token,
     }
-    return render.document("service_requests", [item], fmt)
+    return render.document("service_requests", [item], fmt, headers=PUBLIC)
 
 
 @bp.post("/requests.<fmt>")
