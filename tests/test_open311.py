@@ -783,3 +783,14 @@ def test_every_get_answer_is_open_data(client, fmt):
         resp, _ = get(client, path, fmt)
         assert resp.status_code == 200, path
         assert resp.headers["Access-Control-Allow-Origin"] == "*", path
+
+
+def test_request_ids_beyond_the_id_column_name_no_request(client):
+    # PostgreSQL refused to compare its INTEGER ids with them: a 500.
+    complaint = make_complaint()
+    listed = f"{complaint.id},{2**31},999999999999,0"
+    resp, body = get(client, "requests", service_request_id=listed)
+    assert resp.status_code == 200 and ids(body) == [str(complaint.id)]
+    for missing in (2**31, 999999999999, 0):
+        resp, body = get(client, f"requests/{missing}", "xml")
+        assert resp.status_code == 404 and errors_of(resp, body, "xml")[0][0] == 404

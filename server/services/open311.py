@@ -80,7 +80,8 @@ def list_keys(page: int, page_size: int) -> dict:
     }
 
 
-MAX_ID = 2**31 - 1  # an INTEGER primary key; larger numbers cannot name a row
+# An INTEGER primary key: larger numbers name no row (and PostgreSQL refuses to compare them).
+MAX_ID = 2**31 - 1
 
 
 def get_key(key_id: int) -> Open311ApiKey:
@@ -160,7 +161,7 @@ def find_requests(
     """
     query = _public()
     if ids is not None:
-        query = query.where(Complaint.id.in_(ids))
+        query = query.where(Complaint.id.in_([i for i in ids if 0 < i <= MAX_ID]))
     else:
         start, end = window(start, end, now)
         query = query.where(Complaint.created_at >= start, Complaint.created_at <= end)
@@ -196,6 +197,8 @@ def _shift(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
 
 
 def get_request(complaint_id: int) -> Complaint | None:
+    if not 0 < complaint_id <= MAX_ID:
+        return None
     return db.session.scalar(_public().where(Complaint.id == complaint_id))
 
 
