@@ -794,3 +794,24 @@ def test_request_ids_beyond_the_id_column_name_no_request(client):
     for missing in (2**31, 999999999999, 0):
         resp, body = get(client, f"requests/{missing}", "xml")
         assert resp.status_code == 404 and errors_of(resp, body, "xml")[0][0] == 404
+
+
+def test_filings_anywhere_in_the_published_range_are_accepted(client):
+    # The range used to be China's box itself: at its corners GCJ-02 moved the point out of
+    # the box, and create_complaint refused it (400 位置不在服务范围内) after our own check.
+    key = issue_key()
+    (south, north), (west, east) = params.LAT_RANGE, params.LONG_RANGE
+    for lat, lng in [(south, west), (south, east), (north, west), (north, east)]:
+        resp, body = post_request(client, **request_form(key, lat=str(lat), long=str(lng)))
+        assert resp.status_code == 201, body
+    resp, body = post_request(client, **request_form(key, lat="3.86", long="73.5"))
+    assert resp.status_code == 400
+    assert "inside the jurisdiction" in errors_of(resp, body, "json")[0][1]
+
+
+def test_published_range_stays_inside_china_once_converted():
+    (south, north), (west, east) = params.LAT_RANGE, params.LONG_RANGE
+    steps = [n / 200 for n in range(201)]
+    edges = [(south + (north - south) * t, lng) for t in steps for lng in (west, east)]
+    edges += [(lat, west + (east - west) * t) for t in steps for lat in (south, north)]
+    assert all(geo.in_china_bbox(*geo.wgs84_to_gcj02(lat, lng)) for lat, lng in edges)

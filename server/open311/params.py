@@ -31,9 +31,12 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# The WGS-84 points a filing may place a case at: China's box, as ``server.geo`` draws it.
-LAT_RANGE = (geo.CHINA_BBOX[0], geo.CHINA_BBOX[2])
-LONG_RANGE = (geo.CHINA_BBOX[1], geo.CHINA_BBOX[3])
+# The WGS-84 points a filing may place a case at: China's box (``server.geo``) less a margin
+# wider than GCJ-02 ever moves a point (0.004° of latitude, 0.010° of longitude), so that the
+# converted point stays inside the box that ``create_complaint`` checks.
+MARGIN = 0.02
+LAT_RANGE = (round(geo.CHINA_BBOX[0] + MARGIN, 6), round(geo.CHINA_BBOX[2] - MARGIN, 6))
+LONG_RANGE = (round(geo.CHINA_BBOX[1] + MARGIN, 6), round(geo.CHINA_BBOX[3] - MARGIN, 6))
 # How many values a comma-delimited list may name (after dropping repeats).
 MAX_ITEMS = {"service_request_id": 1000, "service_code": 100, "status": 2}
 
@@ -120,6 +123,10 @@ def number(name: str, low: float, high: float) -> float | None:
     if not math.isfinite(parsed) or not low <= parsed <= high:
         raise bad(f"{name} must be between {low:g} and {high:g}")
     return parsed
+
+
+def in_jurisdiction(lat: float, lng: float) -> bool:
+    return LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LONG_RANGE[0] <= lng <= LONG_RANGE[1]
 
 
 def http_url(name: str) -> str | None:

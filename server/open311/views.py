@@ -171,7 +171,7 @@ def create_request(fmt: str):
             "lat and long (WGS-84) are required: this jurisdiction places every request on the "
             "map and does not geocode address_string or address_id"
         )
-    if not geo.in_china_bbox(lat, lng) or (lat == 0 and lng == 0):
+    if not params.in_jurisdiction(lat, lng):
         raise bad("lat/long must be a WGS-84 point inside the jurisdiction (China)")
     description = params.text("description")
     if description is None:
