@@ -90,6 +90,9 @@ def per_user(name: str):
 
 def hit(name: str, identity: str) -> None:
     """Count one event for ``identity`` (e.g. an openid) outside a decorator; 429 when over."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        # Switched off like the decorators (Flask-Limiter then has no storage to count in).
+        return
     for item in parse_many(current_app.config[f"RATELIMIT_{name}"]):
         if not limiter.limiter.hit(item, name.lower(), identity):
             reset_at, _ = limiter.limiter.get_window_stats(item, name.lower(), identity)

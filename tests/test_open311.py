@@ -815,3 +815,12 @@ def test_published_range_stays_inside_china_once_converted():
     edges = [(south + (north - south) * t, lng) for t in steps for lng in (west, east)]
     edges += [(lat, west + (east - west) * t) for t in steps for lat in (south, north)]
     assert all(geo.in_china_bbox(*geo.wgs84_to_gcj02(lat, lng)) for lat, lng in edges)
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=False, RATELIMIT_OPEN311_POST="1/minute")
+def test_post_is_not_limited_while_rate_limits_are_off(client):
+    # The per-key count ignored the switch; in a process whose first app had it off, Flask-
+    # Limiter has no storage at all and every POST was a 500 (AssertionError).
+    key = issue_key()
+    for _ in range(2):
+        assert post_request(client, **request_form(key))[0].status_code == 201
