@@ -824,3 +824,15 @@ def test_post_is_not_limited_while_rate_limits_are_off(client):
     key = issue_key()
     for _ in range(2):
         assert post_request(client, **request_form(key))[0].status_code == 201
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_request_ids_are_ascii_digits(client, fmt):
+    # "²" and "١" are digits to str.isdigit: int("²") raised, a 500.
+    complaint = make_complaint()
+    for odd in ("²", "١", f"{complaint.id}²"):
+        resp, body = get(client, f"requests/{odd}", fmt)
+        assert resp.status_code == 404 and errors_of(resp, body, fmt)[0][0] == 404
+        resp, body = get(client, "requests", fmt, service_request_id=f"{complaint.id},{odd}")
+        assert resp.status_code == 400
+        assert "service_request_id" in errors_of(resp, body, fmt)[0][1]

@@ -125,6 +125,11 @@ def number(name: str, low: float, high: float) -> float | None:
     return parsed
 
 
+def is_request_id(value: str) -> bool:
+    """1 to 12 ASCII digits (``str.isdigit`` alone also takes ``²``, which ``int`` refuses)."""
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
 def in_jurisdiction(lat: float, lng: float) -> bool:
     return LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LONG_RANGE[0] <= lng <= LONG_RANGE[1]
 

@@ -96,7 +96,7 @@ def list_requests(fmt: str):
     _check_jurisdiction()
     raw_ids = params.csv("service_request_id")
     if raw_ids is not None:
-        if not all(item.isdigit() and len(item) <= 12 for item in raw_ids):
+        if not all(params.is_request_id(item) for item in raw_ids):
             raise bad("service_request_id must be a comma-delimited list of request ids")
         return _requests_document(service.find_requests(ids=[int(i) for i in raw_ids]), fmt)
     codes = params.csv("service_code")
@@ -124,7 +124,7 @@ def get_request(request_id: str, fmt: str):
     params.check_format(fmt)
     _check_jurisdiction()
     complaint = None
-    if request_id.isdigit() and len(request_id) <= 12:
+    if params.is_request_id(request_id):
         complaint = service.get_request(int(request_id))
     if complaint is None:
         raise Open311Error(404, f"service_request_id '{request_id}' not found")
