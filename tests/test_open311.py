@@ -836,3 +836,14 @@ def test_request_ids_are_ascii_digits(client, fmt):
         resp, body = get(client, "requests", fmt, service_request_id=f"{complaint.id},{odd}")
         assert resp.status_code == 400
         assert "service_request_id" in errors_of(resp, body, fmt)[0][1]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_any_wrong_api_key_is_403(client, fmt):
+    # A key over 128 characters was a 400 ("api_key is too long"): GeoReport says 403.
+    issue_key()
+    for wrong in ("o311_" + "x" * 200, "o311_\x00", "\u3000o311_x"):
+        resp, body = post_request(client, fmt, **request_form(wrong))
+        assert resp.status_code == 403, wrong
+        assert errors_of(resp, body, fmt)[0][0] == 403
+    assert count(Complaint) == 0

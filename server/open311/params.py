@@ -15,7 +15,6 @@ FORMATS = ("json", "xml")
 # OpenAPI description (``spec.py``) publishes the same bounds.
 MAX_LENGTH = {
     "jurisdiction_id": 100,
-    "api_key": 128,
     "service_code": 16,
     "address_string": 200,
     "description": MAX_DESCRIPTION,
@@ -77,6 +76,12 @@ def text(name: str, max_length: int | None = None) -> str | None:
     if len(value) > max_length:
         raise bad(f"{name} is too long (at most {max_length} characters)")
     return value
+
+
+def credential(name: str) -> str | None:
+    """A secret (``api_key``): any value may be tried, and a wrong one is a 403, not a 400."""
+    value = (request.values.get(name) or "").strip()
+    return value or None
 
 
 def csv(name: str) -> list[str] | None:

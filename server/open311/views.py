@@ -153,7 +153,7 @@ def create_request(fmt: str):
     """File a case for another system (``api_key`` required); answers an id or a token."""
     params.check_format(fmt)
     _check_jurisdiction()
-    api_key = service.authenticate(params.text("api_key"))
+    api_key = service.authenticate(params.credential("api_key"))
     if api_key is None:
         raise Open311Error(403, "api_key was not provided, is invalid or has been revoked")
     hit("OPEN311_POST", f"key:{api_key.id}")
