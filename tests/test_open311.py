@@ -847,3 +847,23 @@ def test_any_wrong_api_key_is_403(client, fmt):
         assert resp.status_code == 403, wrong
         assert errors_of(resp, body, fmt)[0][0] == 403
     assert count(Complaint) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_nul_characters(client, fmt):
+    # PostgreSQL refuses NUL in text, even to compare: the lookups and the filings were 500s
+    # there (SQLite stored the NUL). A parameter with one is now a 400, as published.
+    key = issue_key()
+    for path in ("tokens/a\x00b", "services/B01\x0002"):
+        resp, body = get(client, path, fmt)
+        assert resp.status_code == 404 and errors_of(resp, body, fmt)[0][0] == 404
+    for query in ({"service_code": "B01\x0002"}, {"jurisdiction_id": "a\x00"}):
+        resp, body = get(client, "requests", fmt, **query)
+        assert resp.status_code == 400
+        assert "NUL" in errors_of(resp, body, fmt)[0][1]
+    for field in ("service_code", "description", "address_string", "media_url"):
+        resp, body = post_request(client, fmt, **request_form(key, **{field: "https://a\x00b"}))
+        assert resp.status_code == 400, field
+        [(_, description)] = errors_of(resp, body, fmt)
+        assert description == f"{field} must not contain NUL characters"
+    assert count(Complaint) == 0

@@ -75,6 +75,8 @@ def text(name: str, max_length: int | None = None) -> str | None:
     value = value.strip()
     if len(value) > max_length:
         raise bad(f"{name} is too long (at most {max_length} characters)")
+    if "\x00" in value:  # no text column takes it (PostgreSQL refuses it even to compare)
+        raise bad(f"{name} must not contain NUL characters")
     return value
 
 

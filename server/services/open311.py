@@ -121,7 +121,14 @@ def services() -> list[ComplaintCategory]:
     )
 
 
+def _comparable(text: str) -> bool:
+    """Whether ``text`` can name a row: PostgreSQL refuses NUL even in a comparison."""
+    return "\x00" not in text
+
+
 def category(code: str, active_only: bool = True) -> ComplaintCategory | None:
+    if not _comparable(code):
+        return None
     query = select(ComplaintCategory).where(ComplaintCategory.code == code)
     if active_only:
         query = query.where(ComplaintCategory.active.is_(True))
@@ -130,6 +137,7 @@ def category(code: str, active_only: bool = True) -> ComplaintCategory | None:
 
 def known_codes(codes: list[str]) -> set[str]:
     """Which of ``codes`` name a category (active or not: old cases keep theirs)."""
+    codes = [code for code in codes if _comparable(code)]
     return set(
         db.session.scalars(select(ComplaintCategory.code).where(ComplaintCategory.code.in_(codes)))
     )
@@ -283,6 +291,6 @@ def submit(
 
 
 def by_token(token: str) -> Open311Submission | None:
-    if not token or len(token) > 64:
+    if not token or len(token) > 64 or not _comparable(token):
         return None
     return db.session.scalar(select(Open311Submission).where(Open311Submission.token == token))
