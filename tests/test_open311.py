@@ -867,3 +867,11 @@ def test_nul_characters(client, fmt):
         [(_, description)] = errors_of(resp, body, fmt)
         assert description == f"{field} must not contain NUL characters"
     assert count(Complaint) == 0
+
+
+@pytest.mark.config(MAX_CONTENT_LENGTH=1000)
+def test_post_body_too_large_is_413_in_the_spec_shape(client):
+    resp, body = post_request(client, "xml", **request_form(issue_key(), description="井" * 900))
+    assert resp.status_code == 413
+    assert errors_of(resp, body, "xml")[0][0] == 413
+    assert count(Complaint) == 0
