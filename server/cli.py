@@ -14,10 +14,12 @@ from server.backup import backup_command, restore_command
 from server.extensions import api, db
 from server.keys import keys_cli
 from server.models.users import User
+from server.open311 import spec as open311_spec
 from server.open311.cli import open311_cli
 from server.services import users as users_service
 
 DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
+OPEN311_SPEC = "open311-openapi.json"  # GeoReport v2, not the mini-program's API
 
 users_cli = AppGroup("users", help="Manage accounts and roles.")
 schemas_cli = AppGroup("schemas", help="Export the schemas shared with the mini-program.")
@@ -128,6 +130,7 @@ def _rendered() -> dict[str, str]:
     spec = api.spec.to_dict()
     files = {"openapi.json": spec}
     files.update(_json_schemas(spec))
+    files[OPEN311_SPEC] = open311_spec.openapi()
     return {
         name: json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         for name, content in files.items()
@@ -136,7 +139,7 @@ def _rendered() -> dict[str, str]:
 
 @schemas_cli.command("export")
 def export() -> None:
-    """Write schemas/dist/openapi.json and one JSON Schema per schema."""
+    """Write schemas/dist/openapi.json, one JSON Schema per schema, and the Open311 spec."""
     DIST.mkdir(parents=True, exist_ok=True)
     files = _rendered()
     for stale in DIST.glob("*.json"):

@@ -107,6 +107,7 @@ def per_user(name: str):
 def hit(name: str, identity: str) -> None:
     """Count one event for ``identity`` (e.g. an openid); 429 when over."""
     if not current_app.config["RATELIMIT_ENABLED"]:
+        # Switched off (Flask-Limiter then has no storage to count in).
         return
     for item in parse_many(current_app.config[f"RATELIMIT_{name}"]):
         if not limiter.limiter.hit(item, name.lower(), identity):

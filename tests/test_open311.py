@@ -12,6 +12,8 @@ from server import geo
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintCategory, ComplaintEvent
 from server.models.open311 import Open311ApiKey, Open311Submission
+from server.open311 import params
+from server.open311 import spec as open311_spec
 from server.services import open311 as open311_service
 from server.services.complaints import workflow
 from server.timeutil import utcnow
@@ -699,3 +701,177 @@ def test_demo_data_has_a_working_key(app, client):
     assert resp.status_code == 201
     _, after = get(client, "requests", "xml")
     assert len(after.findall("request")) == len(before) + 1
+
+
+# -- OpenAPI description ---------------------------------------------------------------------------
+def test_openapi_description_is_served_and_cacheable(client):
+    resp = client.get(f"{BASE}/openapi.json")
+    assert resp.status_code == 200 and resp.content_type == "application/json"
+    spec = resp.get_json()
+    assert spec == open311_spec.openapi()
+    assert spec["openapi"] == "3.0.3"
+    operations = {
+        (method.upper(), path.removeprefix(BASE))
+        for path, item in spec["paths"].items()
+        for method in item
+    }
+    expected = set()
+    for fmt in ("json", "xml"):
+        for path in ("discovery", "services", "services/{service_code}", "requests"):
+            expected.add(("GET", f"/{path}.{fmt}"))
+        expected |= {
+            ("GET", f"/requests/{{service_request_id}}.{fmt}"),
+            ("GET", f"/tokens/{{token}}.{fmt}"),
+            ("POST", f"/requests.{fmt}"),
+        }
+    assert operations == expected
+    xml_types = {
+        media
+        for path, item in spec["paths"].items()
+        if path.endswith(".xml")
+        for operation in item.values()
+        for answer in operation["responses"].values()
+        for media in answer.get("content", {})
+    }
+    assert xml_types == {"text/xml"}  # what render.document sends (answers' refs aside)
+    assert "public" in resp.headers["Cache-Control"]
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    again = client.get(f"{BASE}/openapi.json", headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304
+    # The catch-all route answers other methods, not this document.
+    resp = client.post(f"{BASE}/openapi.json")
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET"
+
+
+def test_published_whitespace_is_what_strip_removes():
+    # The patterns of required texts are built from WHITESPACE; the view strips str.isspace.
+    assert set(params.WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"end_date": "0001-01-30T00:00:00Z"},  # the 90 days before it start before year 1
+        {"start_date": "9999-12-01T00:00:00Z"},  # the 90 days after it end after 9999
+        {"start_date": "0001-01-01T00:00:00+08:00"},  # in UTC: before year 1
+        {"end_date": "9999-12-31T23:00:00-05:00", "start_date": "9999-12-01T00:00:00Z"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar(client, query):
+    make_complaint()
+    resp, body = get(client, "requests", **query)
+    assert resp.status_code == 200 and body == []
+    _, body = get(client, "requests", end_date="9999-12-31T23:59:59-23:59")
+    assert body == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_every_get_answer_is_open_data(client, fmt):
+    """Access-Control-Allow-Origin: * on every GET answer, as the README says."""
+    complaint = make_complaint()
+    post_request(client, **request_form(issue_key()))
+    token = db.session.scalar(select(Open311Submission.token))
+    paths = [
+        "discovery",
+        "services",
+        "services/B0102",
+        "requests",
+        f"requests/{complaint.id}",
+        f"tokens/{token}",
+    ]
+    for path in paths:
+        resp, _ = get(client, path, fmt)
+        assert resp.status_code == 200, path
+        assert resp.headers["Access-Control-Allow-Origin"] == "*", path
+
+
+def test_request_ids_beyond_the_id_column_name_no_request(client):
+    # PostgreSQL refused to compare its INTEGER ids with them: a 500.
+    complaint = make_complaint()
+    listed = f"{complaint.id},{2**31},999999999999,0"
+    resp, body = get(client, "requests", service_request_id=listed)
+    assert resp.status_code == 200 and ids(body) == [str(complaint.id)]
+    for missing in (2**31, 999999999999, 0):
+        resp, body = get(client, f"requests/{missing}", "xml")
+        assert resp.status_code == 404 and errors_of(resp, body, "xml")[0][0] == 404
+
+
+def test_filings_anywhere_in_the_published_range_are_accepted(client):
+    # The range used to be China's box itself: at its corners GCJ-02 moved the point out of
+    # the box, and create_complaint refused it (400 位置不在服务范围内) after our own check.
+    key = issue_key()
+    (south, north), (west, east) = params.LAT_RANGE, params.LONG_RANGE
+    for lat, lng in [(south, west), (south, east), (north, west), (north, east)]:
+        resp, body = post_request(client, **request_form(key, lat=str(lat), long=str(lng)))
+        assert resp.status_code == 201, body
+    resp, body = post_request(client, **request_form(key, lat="3.86", long="73.5"))
+    assert resp.status_code == 400
+    assert "inside the jurisdiction" in errors_of(resp, body, "json")[0][1]
+
+
+def test_published_range_stays_inside_china_once_converted():
+    (south, north), (west, east) = params.LAT_RANGE, params.LONG_RANGE
+    steps = [n / 200 for n in range(201)]
+    edges = [(south + (north - south) * t, lng) for t in steps for lng in (west, east)]
+    edges += [(lat, west + (east - west) * t) for t in steps for lat in (south, north)]
+    assert all(geo.in_china_bbox(*geo.wgs84_to_gcj02(lat, lng)) for lat, lng in edges)
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=False, RATELIMIT_OPEN311_POST="1/minute")
+def test_post_is_not_limited_while_rate_limits_are_off(client):
+    # The per-key count ignored the switch; in a process whose first app had it off, Flask-
+    # Limiter has no storage at all and every POST was a 500 (AssertionError).
+    key = issue_key()
+    for _ in range(2):
+        assert post_request(client, **request_form(key))[0].status_code == 201
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_request_ids_are_ascii_digits(client, fmt):
+    # "²" and "١" are digits to str.isdigit: int("²") raised, a 500.
+    complaint = make_complaint()
+    for odd in ("²", "١", f"{complaint.id}²"):
+        resp, body = get(client, f"requests/{odd}", fmt)
+        assert resp.status_code == 404 and errors_of(resp, body, fmt)[0][0] == 404
+        resp, body = get(client, "requests", fmt, service_request_id=f"{complaint.id},{odd}")
+        assert resp.status_code == 400
+        assert "service_request_id" in errors_of(resp, body, fmt)[0][1]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_any_wrong_api_key_is_403(client, fmt):
+    # A key over 128 characters was a 400 ("api_key is too long"): GeoReport says 403.
+    issue_key()
+    for wrong in ("o311_" + "x" * 200, "o311_\x00", "\u3000o311_x"):
+        resp, body = post_request(client, fmt, **request_form(wrong))
+        assert resp.status_code == 403, wrong
+        assert errors_of(resp, body, fmt)[0][0] == 403
+    assert count(Complaint) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_nul_characters(client, fmt):
+    # PostgreSQL refuses NUL in text, even to compare: the lookups and the filings were 500s
+    # there (SQLite stored the NUL). A parameter with one is now a 400, as published.
+    key = issue_key()
+    for path in ("tokens/a\x00b", "services/B01\x0002"):
+        resp, body = get(client, path, fmt)
+        assert resp.status_code == 404 and errors_of(resp, body, fmt)[0][0] == 404
+    for query in ({"service_code": "B01\x0002"}, {"jurisdiction_id": "a\x00"}):
+        resp, body = get(client, "requests", fmt, **query)
+        assert resp.status_code == 400
+        assert "NUL" in errors_of(resp, body, fmt)[0][1]
+    for field in ("service_code", "description", "address_string", "media_url"):
+        resp, body = post_request(client, fmt, **request_form(key, **{field: "https://a\x00b"}))
+        assert resp.status_code == 400, field
+        [(_, description)] = errors_of(resp, body, fmt)
+        assert description == f"{field} must not contain NUL characters"
+    assert count(Complaint) == 0
+
+
+@pytest.mark.config(MAX_CONTENT_LENGTH=1000)
+def test_post_body_too_large_is_413_in_the_spec_shape(client):
+    resp, body = post_request(client, "xml", **request_form(issue_key(), description="井" * 900))
+    assert resp.status_code == 413
+    assert errors_of(resp, body, "xml")[0][0] == 413
+    assert count(Complaint) == 0

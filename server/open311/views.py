@@ -7,18 +7,17 @@ errors are the spec's list of ``{code, description}`` with 400 (missing or inval
 
 import logging
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from server import geo
 from server.errors import AppError
-from server.open311 import params, render
+from server.open311 import params, render, spec
 from server.open311.params import Open311Error, bad
 from server.ratelimit import DEFAULT_RETRY_AFTER, hit, per_ip
 from server.services import open311 as service
-from server.services.complaints.cases import MAX_DESCRIPTION
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ PUBLIC = {"Access-Control-Allow-Origin": "*"}  # open data: any web page may rea
 
 def _check_jurisdiction() -> None:
     ours = current_app.config.get("OPEN311_JURISDICTION_ID")
-    given = params.text("jurisdiction_id", max_length=100)
+    given = params.text("jurisdiction_id")
     if ours and given is not None and given != ours:
         raise Open311Error(
             404, f"jurisdiction_id '{given}' not found (this endpoint serves '{ours}')"
@@ -83,7 +82,8 @@ def service_definition(code: str, fmt: str):
     category = service.category(code)
     if category is None:
         raise Open311Error(404, f"service_code '{code}' not found")
-    return render.document("service_definition", render.service_definition(category), fmt)
+    definition = render.service_definition(category)
+    return render.document("service_definition", definition, fmt, headers=PUBLIC)
 
 
 @bp.get("/requests.<fmt>")
@@ -94,15 +94,15 @@ def list_requests(fmt: str):
     _check_jurisdiction()
     raw_ids = params.csv("service_request_id")
     if raw_ids is not None:
-        if not all(item.isdigit() and len(item) <= 12 for item in raw_ids):
+        if not all(params.is_request_id(item) for item in raw_ids):
             raise bad("service_request_id must be a comma-delimited list of request ids")
         return _requests_document(service.find_requests(ids=[int(i) for i in raw_ids]), fmt)
-    codes = params.csv("service_code", max_items=100)
+    codes = params.csv("service_code")
     if codes:
         unknown = sorted(set(codes) - service.known_codes(codes))
         if unknown:
             raise bad(f"service_code not found: {', '.join(unknown)}")
-    statuses = params.csv("status", max_items=2)
+    statuses = params.csv("status")
     if statuses and not set(statuses) <= {"open", "closed"}:
         raise bad("status must be open, closed or both (comma-delimited)")
     start, end = params.w3c_datetime("start_date"), params.w3c_datetime("end_date")
@@ -122,7 +122,7 @@ def get_request(request_id: str, fmt: str):
     params.check_format(fmt)
     _check_jurisdiction()
     complaint = None
-    if request_id.isdigit() and len(request_id) <= 12:
+    if params.is_request_id(request_id):
         complaint = service.get_request(int(request_id))
     if complaint is None:
         raise Open311Error(404, f"service_request_id '{request_id}' not found")
@@ -143,7 +143,7 @@ def token(token: str, fmt: str):
         "service_request_id": str(submission.complaint_id) if public else None,
         "token": submission.token,
     }
-    return render.document("service_requests", [item], fmt)
+    return render.document("service_requests", [item], fmt, headers=PUBLIC)
 
 
 @bp.post("/requests.<fmt>")
@@ -151,11 +151,11 @@ def create_request(fmt: str):
     """File a case for another system (``api_key`` required); answers an id or a token."""
     params.check_format(fmt)
     _check_jurisdiction()
-    api_key = service.authenticate(params.text("api_key", max_length=128))
+    api_key = service.authenticate(params.credential("api_key"))
     if api_key is None:
         raise Open311Error(403, "api_key was not provided, is invalid or has been revoked")
     hit("OPEN311_POST", f"key:{api_key.id}")
-    code = params.text("service_code", max_length=16)
+    code = params.text("service_code")
     if code is None:
         raise bad("service_code was not provided")
     category = service.category(code)
@@ -163,15 +163,15 @@ def create_request(fmt: str):
         raise bad(f"service_code '{code}' not found")
     lat = params.number("lat", -90, 90)
     lng = params.number("long", -180, 180)
-    address = params.text("address_string", max_length=200) or ""
+    address = params.text("address_string") or ""
     if lat is None or lng is None:
         raise bad(
             "lat and long (WGS-84) are required: this jurisdiction places every request on the "
             "map and does not geocode address_string or address_id"
         )
-    if not geo.in_china_bbox(lat, lng) or (lat == 0 and lng == 0):
+    if not params.in_jurisdiction(lat, lng):
         raise bad("lat/long must be a WGS-84 point inside the jurisdiction (China)")
-    description = params.text("description", max_length=MAX_DESCRIPTION)
+    description = params.text("description")
     if description is None:
         raise bad("description was not provided (required by this jurisdiction)")
     # email, first_name, last_name, phone, device_id, account_id: accepted and never stored.
@@ -194,6 +194,16 @@ def create_request(fmt: str):
     )
     answer.update(service_notice=render.time_limit(category), account_id=None)
     return render.document("service_requests", [answer], fmt, status=201)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This interface's OpenAPI 3.0.3 description (``spec.py``): public and cacheable."""
+    response = jsonify(spec.openapi())
+    response.headers.update(PUBLIC)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -32,6 +32,8 @@ KEY_PREFIX = "o311_"
 DEFAULT_WINDOW = dt.timedelta(days=90)
 MAX_WINDOW = dt.timedelta(days=90)
 MAX_RESULTS = 1000
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 # -- API keys -------------------------------------------------------------------------------------
@@ -78,7 +80,8 @@ def list_keys(page: int, page_size: int) -> dict:
     }
 
 
-MAX_ID = 2**31 - 1  # an INTEGER primary key; larger numbers cannot name a row
+# An INTEGER primary key: larger numbers name no row (and PostgreSQL refuses to compare them).
+MAX_ID = 2**31 - 1
 
 
 def get_key(key_id: int) -> Open311ApiKey:
@@ -118,7 +121,14 @@ def services() -> list[ComplaintCategory]:
     )
 
 
+def _comparable(text: str) -> bool:
+    """Whether ``text`` can name a row: PostgreSQL refuses NUL even in a comparison."""
+    return "\x00" not in text
+
+
 def category(code: str, active_only: bool = True) -> ComplaintCategory | None:
+    if not _comparable(code):
+        return None
     query = select(ComplaintCategory).where(ComplaintCategory.code == code)
     if active_only:
         query = query.where(ComplaintCategory.active.is_(True))
@@ -127,6 +137,7 @@ def category(code: str, active_only: bool = True) -> ComplaintCategory | None:
 
 def known_codes(codes: list[str]) -> set[str]:
     """Which of ``codes`` name a category (active or not: old cases keep theirs)."""
+    codes = [code for code in codes if _comparable(code)]
     return set(
         db.session.scalars(select(ComplaintCategory.code).where(ComplaintCategory.code.in_(codes)))
     )
@@ -158,7 +169,7 @@ def find_requests(
     """
     query = _public()
     if ids is not None:
-        query = query.where(Complaint.id.in_(ids))
+        query = query.where(Complaint.id.in_([i for i in ids if 0 < i <= MAX_ID]))
     else:
         start, end = window(start, end, now)
         query = query.where(Complaint.created_at >= start, Complaint.created_at <= end)
@@ -179,13 +190,23 @@ def window(
     if start is None and end is None:
         end = now or utcnow()
     if start is None:
-        start = end - DEFAULT_WINDOW
+        start = _shift(end, -DEFAULT_WINDOW)
     if end is None:
-        end = start + DEFAULT_WINDOW
+        end = _shift(start, DEFAULT_WINDOW)
     return start, end
 
 
+def _shift(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``moment + delta``, stopped at the ends of the calendar (years 1 and 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return EARLIEST if delta < dt.timedelta(0) else LATEST
+
+
 def get_request(complaint_id: int) -> Complaint | None:
+    if not 0 < complaint_id <= MAX_ID:
+        return None
     return db.session.scalar(_public().where(Complaint.id == complaint_id))
 
 
@@ -270,6 +291,6 @@ def submit(
 
 
 def by_token(token: str) -> Open311Submission | None:
-    if not token or len(token) > 64:
+    if not token or len(token) > 64 or not _comparable(token):
         return None
     return db.session.scalar(select(Open311Submission).where(Open311Submission.token == token))
