@@ -11,6 +11,7 @@ unlimited ones included, which was a fifth of the cost of a request that does no
 (``bench/perf/profile.py``, RESULTS.md).
 """
 
+import logging
 import time
 from functools import partial, wraps
 
@@ -18,6 +19,7 @@ from flask import current_app, request
 from flask_limiter import Limiter
 from flask_smorest import Blueprint
 from limits import parse_many
+from limits.errors import StorageError
 
 from server.auth import current_user
 from server.errors import AppError
@@ -50,6 +52,8 @@ def _user_key() -> str:
     return f"user:{user.id}" if user is not None else f"ip:{client_ip()}"
 
 
+log = logging.getLogger(__name__)
+
 # X-RateLimit headers are off: Flask-Limiter would put a Retry-After on every response.
 limiter = Limiter(key_func=client_ip, key_prefix="xiuhua:rl", headers_enabled=False)
 
@@ -65,6 +69,8 @@ def init_limiter(app) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    # Storage failures (Redis down) reach hit() as limits' StorageError: see there.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
     limiter.init_app(app)
     _remove_request_hooks(app)
 
@@ -110,8 +116,16 @@ def hit(name: str, identity: str) -> None:
         # Switched off (Flask-Limiter then has no storage to count in).
         return
     for item in parse_many(current_app.config[f"RATELIMIT_{name}"]):
-        if not limiter.limiter.hit(item, name.lower(), identity):
-            reset_at, _ = limiter.limiter.get_window_stats(item, name.lower(), identity)
+        try:
+            allowed = limiter.limiter.hit(item, name.lower(), identity)
+            if not allowed:
+                reset_at, _ = limiter.limiter.get_window_stats(item, name.lower(), identity)
+        except StorageError as exc:
+            # The counters are unreachable (Redis down): the request goes through, uncounted,
+            # rather than a limit turning a Redis outage into an outage of the service.
+            log.warning("rate limit %s not counted: storage unavailable (%s)", name, exc)
+            return
+        if not allowed:
             retry_after = max(1, int(reset_at - time.time()))
             raise AppError(
                 429,

@@ -134,3 +134,12 @@ def test_the_readme_lists_every_limit():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for key, value in DEFAULT_LIMITS.items():
         assert f"| `{key}` | `{value}` |" in readme, key
+
+
+@pytest.mark.config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # nothing listens there
+def test_unreachable_counters_let_requests_through(client, caplog):
+    """Redis down: limited operations keep working, uncounted, with a warning (no 500)."""
+    for _ in range(3):
+        resp = client.post("/api/v1/auth/login", json={"code": "dev:redis-down"})
+        assert resp.status_code == 200, resp.get_json()
+    assert "storage unavailable" in caplog.text
