@@ -563,6 +563,18 @@ def test_post_is_rate_limited_per_key(client):
 
 
 # -- personal data ---------------------------------------------------------------------------------
+def get_paths(complaint_id: int, token: str) -> list[str]:
+    """Every GET operation of the endpoint, for a real case and token."""
+    return [
+        "discovery",
+        "services",
+        "services/B0102",
+        "requests",
+        f"requests/{complaint_id}",
+        f"tokens/{token}",
+    ]
+
+
 def test_no_personal_data_in_any_response(client, staff):
     reporter = make_user(
         openid="o_secret_openid_123", nickname="王小明", phone="13712345678", role="resident"
@@ -590,14 +602,7 @@ def test_no_personal_data_in_any_response(client, staff):
         key,
         "hotline.example.gov.cn/media",  # held case: nothing of it is public yet
     ]
-    paths = [
-        "discovery",
-        "services",
-        "services/B0102",
-        "requests",
-        f"requests/{complaint.id}",
-        f"tokens/{token}",
-    ]
+    paths = get_paths(complaint.id, token)
     seen = 0
     for fmt in ("json", "xml"):
         for path in paths:
@@ -771,14 +776,7 @@ def test_every_get_answer_is_open_data(client, fmt):
     complaint = make_complaint()
     post_request(client, **request_form(issue_key()))
     token = db.session.scalar(select(Open311Submission.token))
-    paths = [
-        "discovery",
-        "services",
-        "services/B0102",
-        "requests",
-        f"requests/{complaint.id}",
-        f"tokens/{token}",
-    ]
+    paths = get_paths(complaint.id, token)
     for path in paths:
         resp, _ = get(client, path, fmt)
         assert resp.status_code == 200, path
