@@ -2,8 +2,8 @@
 
 The mini-program revalidates its cached map layer with ``If-None-Match``. The full answer
 (query, open states, serialization, ETag) costs milliseconds; when the data has not changed
-the answer is always the same 304. A list view opts in with ``not_modified.remember``: it
-records the ETag it produced for a path and query string, with the data version it read
+the answer is always the same 304. A list view opts in (``app.extensions["not_modified"]``):
+``route`` names its path and data version once, ``remember`` records the ETag it produced for a path and query string, with the data version it read
 before the data (``server.versions``) and the instant its content changes by itself (the
 next opening or closing time on the page). Later a GET for that same path and query
 string whose ``If-None-Match`` holds that ETag, while the version is unchanged and that
@@ -80,7 +80,7 @@ class NotModified:
             return None
         if entry.etag not in parse_etags(if_none_match):
             return None
-        if versions.current(route.data, self.app) != entry.version:
+        if versions.current(self.app, route.data) != entry.version:
             return None
         return entry
 

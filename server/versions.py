@@ -4,7 +4,7 @@
 the counter ``name`` in the same transaction, so a value computed from the data stays right
 for as long as the counter has not moved (the ETag fast path of ``server.not_modified``).
 
-``current(name)`` reads the counter at most once per ``DATA_VERSION_TTL_SECONDS`` in a process
+``current(app, name)`` reads the counter at most once per ``DATA_VERSION_TTL_SECONDS`` in a process
 (each read is one primary-key lookup); a process that commits a change forgets its copy at
 once, other processes and hosts see it within the TTL. ``read(name)`` always asks the database.
 """
@@ -33,23 +33,17 @@ def read(name: str) -> int:
     return db.session.scalar(select(DataVersion.version).where(DataVersion.name == name)) or 0
 
 
-def current(name: str, app: Flask | None = None) -> int:
-    """The counter, cached for ``DATA_VERSION_TTL_SECONDS`` in this process.
-
-    ``app``: for a caller outside a request (WSGI middleware); the read then runs in an
-    application context (and a session) of its own, ended at once.
-    """
-    owner = app or current_app._get_current_object()
-    cache = owner.extensions.setdefault("data_versions", {})
+def current(app: Flask, name: str) -> int:
+    """The counter, cached for ``DATA_VERSION_TTL_SECONDS`` in this process; for callers
+    outside any request (WSGI middleware): a read runs in an application context (and a
+    session) of its own, ended at once."""
+    cache = app.extensions.setdefault("data_versions", {})
     now = time.monotonic()
     cached = cache.get(name)
-    if cached is not None and now - cached[0] < owner.config["DATA_VERSION_TTL_SECONDS"]:
+    if cached is not None and now - cached[0] < app.config["DATA_VERSION_TTL_SECONDS"]:
         return cached[1]
-    if app is None:
+    with app.app_context(), reading():
         version = read(name)
-    else:
-        with app.app_context(), reading():
-            version = read(name)
     cache[name] = (now, version)
     return version
 
