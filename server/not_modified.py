@@ -2,10 +2,11 @@
 
 The mini-program revalidates its cached map layer with ``If-None-Match``. The full answer
 (query, open states, serialization, ETag) costs milliseconds; when the data has not changed
-the answer is always the same 304. A list view opts in (``app.extensions["not_modified"]``):
-``route`` names its path and data version once, ``remember`` records the ETag it produced for a path and query string, with the data version it read
-before the data (``server.versions``) and the instant its content changes by itself (the
-next opening or closing time on the page). Later a GET for that same path and query
+the answer is always the same 304. A list view opts in through
+``app.extensions["not_modified"]``: ``route`` names its path and data version once, and
+``remember`` records each ETag it answers for a path and query string, with the data version
+it read before the data (``server.versions``) and the instant its content changes by itself
+(the next opening or closing time on the page). Later a GET for that same path and query
 string whose ``If-None-Match`` holds that ETag, while the version is unchanged and that
 instant has not come, is answered here with the same headers the view would send, without
 a request context, a transaction or a query (the version is read at most once per
