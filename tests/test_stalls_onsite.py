@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from server import jobs
 from server.extensions import db
+from server.models.outbox import OutboxMessage
 from server.models.stalls import FarmerProfile, StallBooking, StallSlot
 from server.services.stalls import bookings, checkin, reports
-from server.timeutil import local_today, utcnow
+from server.timeutil import CST, local_today, utcnow
 from tests.conftest import auth_headers
 from tests.stalls_factories import (
     LAT,
@@ -184,6 +185,27 @@ def test_no_show_job_frees_stall_and_suspends_after_three(client):
     )
     assert resp.status_code == 403 and resp.get_json()["error"] == "farmer_suspended"
     assert profile["suspended_until"][:10] in resp.get_json()["message"]
+
+
+@pytest.mark.config(STALL_STRIKE_LIMIT=2)
+def test_no_show_and_suspension_are_told_to_the_farmer(client):
+    point = make_point()
+    farmer, headers = farmer_with_headers()
+    made = [book(client, headers, point, day=local_today() + dt.timedelta(days=n)) for n in (1, 2)]
+    move_slot(slot_id_of(made[0]), -dt.timedelta(hours=2))
+    jobs.mark_stall_no_shows.call_local()
+    move_slot(slot_id_of(made[1]), -dt.timedelta(hours=2))
+    jobs.mark_stall_no_shows.call_local()
+    messages = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.event == "no_show").order_by(OutboxMessage.id)
+    ).all()
+    assert [(m.user_id, m.subject_id) for m in messages] == [(farmer.id, b["id"]) for b in made]
+    first, second = (m.data for m in messages)
+    assert first["phrase3"] == "爽约" and first["thing5"] == "未按时签到，记爽约一次"
+    until = db.session.scalar(
+        select(FarmerProfile.suspended_until).where(FarmerProfile.user_id == farmer.id)
+    )
+    assert second["thing5"] == f"多次爽约，暂停预约至{until.astimezone(CST):%m月%d日}"
 
 
 @pytest.mark.config(STALL_STRIKE_LIMIT=1, STALL_SUSPENSION_DAYS=2)

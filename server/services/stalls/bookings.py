@@ -424,7 +424,10 @@ def mark_no_shows(now: dt.datetime | None = None) -> int:
         _lock_slot(slot_id)
         if _set_status(StallBooking, booking_id, ("confirmed",), "no_show", now):
             _release_place(slot_id)
-            farmers.record_strike(user_id, now)
+            profile = farmers.record_strike(user_id, now)
+            until = profile.suspended_until if profile is not None else None
+            booking = db.session.get(StallBooking, booking_id)
+            notices.no_show(booking, booking.slot, until if until and until > now else None)
             marked += 1
     close_before = now + dt.timedelta(minutes=rules.rule("BOOKING_CLOSES_MINUTES_BEFORE"))
     db.session.execute(

@@ -5,10 +5,13 @@ Template ``booking_status`` (configure its id in ``WECHAT_TEMPLATES``) has the f
 ``thing5`` 备注. Template ``farmer_review`` has ``phrase1`` 审核结果, ``thing2`` 备注.
 """
 
+import datetime as dt
+
 from server.extensions import db
 from server.models.stalls import FarmerProfile, SalesPoint, StallBooking, StallSlot, WaitlistEntry
 from server.models.users import User
 from server.services.notifications import character_string, notify, phrase, thing, time_value
+from server.timeutil import CST
 
 BOOKING_PAGE = "pages/stalls/booking?id={id}"
 
@@ -71,6 +74,26 @@ def closure_cancelled(
         status="已取消",
         stall=str(booking.stall_number),
         remark=f"休市：{reason}",
+        page=BOOKING_PAGE.format(id=booking.id),
+    )
+
+
+def no_show(booking: StallBooking, slot: StallSlot, suspended_until: dt.datetime | None) -> None:
+    """Not checked in: a strike, and when it is one too many, bookings are suspended."""
+    if suspended_until is None:
+        remark = "未按时签到，记爽约一次"
+    else:
+        remark = f"多次爽约，暂停预约至{suspended_until.astimezone(CST):%m月%d日}"
+    _booking_status(
+        booking.user_id,
+        subject_type="stall_booking",
+        subject_id=booking.id,
+        event="no_show",
+        point=slot.point,
+        slot=slot,
+        status="爽约",
+        stall=str(booking.stall_number),
+        remark=remark,
         page=BOOKING_PAGE.format(id=booking.id),
     )
 
