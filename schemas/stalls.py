@@ -13,6 +13,7 @@ from schemas.common import (
     PageQuerySchema,
     rule_error,
 )
+from schemas.uploads import PhotoSchema
 from server import geo
 from server.models.stalls import (
     BOOKING_STATUSES,
@@ -53,6 +54,7 @@ class PointSchema(BaseSchema):
     lat = fields.Float(metadata={"description": "GCJ-02"})
     lng = fields.Float(metadata={"description": "GCJ-02"})
     photo_id = fields.Integer(allow_none=True)
+    photo = fields.Nested(PhotoSchema, dump_only=True, allow_none=True)
     rules = fields.String()
     stall_count = fields.Integer()
     active_from = fields.Date()

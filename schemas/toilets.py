@@ -19,6 +19,7 @@ from schemas.common import (
     PageQuerySchema,
     rule_error,
 )
+from schemas.uploads import PhotoSchema
 from server import geo
 from server.models.toilets import (
     ACCESS,
@@ -284,6 +285,11 @@ class ToiletDetailSchema(ToiletSchema):
     contact_phone = fields.String()
     stalls = fields.Method("_stalls")
     photo_ids = fields.List(fields.Integer())
+    photos = fields.List(
+        fields.Nested(PhotoSchema),
+        dump_only=True,
+        metadata={"description": "The photos of `photo_ids`, with their URLs"},
+    )
     verified_at = CSTDateTime(allow_none=True)
     updated_at = CSTDateTime()
     week = fields.List(

@@ -25,6 +25,7 @@ from tests.stalls_factories import (
     move_slot,
     tomorrow,
 )
+from tests.test_toilets import make_upload
 
 PROFILE = {
     "real_name": "李秀英",
@@ -212,6 +213,23 @@ def test_staff_manage_points_and_sessions(client, staff, resident):
         f"/api/v1/staff/stalls/points/{point['id']}", json={"status": "inactive"}, headers=headers
     )
     assert client.get(f"/api/v1/stalls/points/{point['id']}").status_code == 404
+
+
+def test_point_photo_shown_with_its_url(client, staff):
+    headers = auth_headers(staff)
+    photo = make_upload(staff)
+    point = make_point()
+    resp = client.patch(
+        f"/api/v1/staff/stalls/points/{point.id}", json={"photo_id": photo.id}, headers=headers
+    )
+    assert resp.status_code == 200
+    public = client.get(f"/api/v1/stalls/points/{point.id}").get_json()
+    assert public["photo_id"] == photo.id
+    assert public["photo"]["url"] == f"http://localhost/media/{photo.path}"
+    listed = client.get("/api/v1/stalls/points").get_json()
+    assert [p["photo"] for p in listed["items"] if p["id"] == point.id] == [public["photo"]]
+    without = make_point(name="无照片销售点")
+    assert client.get(f"/api/v1/stalls/points/{without.id}").get_json()["photo"] is None
 
 
 def test_points_nearest_first_with_distance(client):

@@ -237,7 +237,21 @@ def test_detail_with_week_table_rating_and_reports(client, resident):
     assert {row["weekday"] for row in body["week"]} == set(hours.WEEKDAYS)
     assert body["rating"]["count"] == 2 and body["rating"]["average"] == 3.5
     assert body["recent_reports"] == 1
+    assert body["photos"] == []
     assert client.get("/api/v1/toilets/99999").status_code == 404
+
+
+def test_detail_shows_the_photos_with_urls_in_order(client, staff):
+    first, second = make_upload(staff, n=1), make_upload(staff, n=2)
+    toilet = make_toilet(photo_ids=[second.id, first.id])
+    photos = client.get(f"/api/v1/toilets/{toilet.id}").get_json()["photos"]
+    assert [p["id"] for p in photos] == [second.id, first.id]
+    assert photos[0]["url"] == f"http://localhost/media/{second.path}"
+    assert photos[0]["thumb_url"] == f"http://localhost/media/{second.thumb_path}"
+    db.session.delete(first)  # a photo no longer stored is left out, not an error
+    db.session.commit()
+    photos = client.get(f"/api/v1/toilets/{toilet.id}").get_json()["photos"]
+    assert [p["id"] for p in photos] == [second.id]
 
 
 def test_week_table_overnight_holidays_and_unknown():

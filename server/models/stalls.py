@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
+from server.models.uploads import Upload
 from server.models.users import User
 from server.timeutil import utcnow
 
@@ -63,6 +64,7 @@ class SalesPoint(db.Model):
     lat: Mapped[float]  # GCJ-02
     lng: Mapped[float]
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    photo: Mapped[Upload | None] = relationship()
     rules: Mapped[str] = mapped_column(Text, default="", server_default="")
     stall_count: Mapped[int] = mapped_column(Integer)
     active_from: Mapped[dt.date] = mapped_column(Date)

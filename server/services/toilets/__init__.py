@@ -9,6 +9,7 @@ import datetime as dt
 
 from server.models.toilets import Toilet
 from server.models.users import User
+from server.services import uploads
 from server.services.toilets import feedback, hours, manage, search, transfer
 from server.services.users import account_deleting
 from server.timeutil import utcnow
@@ -17,7 +18,8 @@ __all__ = ["detail", "feedback", "hours", "manage", "search", "transfer"]
 
 
 def detail(toilet_id: int, now: dt.datetime | None = None) -> search.Shown:
-    """A toilet with its open state, the week's hours, ratings and recent problem reports."""
+    """A toilet with its open state, the week's hours, ratings, recent problem reports and
+    its photos."""
     now = now or utcnow()
     toilet: Toilet = manage.get(toilet_id)
     shown = search.shown(toilet, now)
@@ -25,6 +27,7 @@ def detail(toilet_id: int, now: dt.datetime | None = None) -> search.Shown:
         "week": hours.week_table(toilet.opening_hours, now),
         "rating": feedback.rating_summary(toilet),
         "recent_reports": feedback.recent_problem_count(toilet, now),
+        "photos": uploads.in_order(toilet.photo_ids or []),
     }
     return search.Shown(shown.toilet, shown.state, None, extra)
 

@@ -67,6 +67,14 @@ def create_upload(owner: User, stream: IO[bytes], now: dt.datetime | None = None
     return upload
 
 
+def in_order(upload_ids: list[int]) -> list[Upload]:
+    """The uploads of ``upload_ids`` in that order, for display (ids no longer stored: left out)."""
+    if not upload_ids:
+        return []
+    found = {u.id: u for u in db.session.scalars(select(Upload).where(Upload.id.in_(upload_ids)))}
+    return [found[i] for i in upload_ids if i in found]
+
+
 def claim(
     owner: User, upload_ids: list[int], used_for: str, now: dt.datetime | None = None
 ) -> list[Upload]:
