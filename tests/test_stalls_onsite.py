@@ -208,6 +208,30 @@ def test_no_show_and_suspension_are_told_to_the_farmer(client):
     assert second["thing5"] == f"多次爽约，暂停预约至{until.astimezone(CST):%m月%d日}"
 
 
+@pytest.mark.config(STALL_STRIKE_LIMIT=2)
+def test_a_suspension_by_late_cancel_is_told_once(client):
+    point = make_point()
+    farmer, headers = farmer_with_headers()
+    made = [book(client, headers, point, day=local_today() + dt.timedelta(days=n)) for n in (1, 2)]
+    for booking in made:
+        move_slot(slot_id_of(booking), dt.timedelta(minutes=30))  # a late cancel
+    cancel = "/api/v1/stalls/bookings/{}/cancel"
+    assert client.post(cancel.format(made[0]["id"]), headers=headers).status_code == 200
+    assert (
+        db.session.scalar(select(OutboxMessage).where(OutboxMessage.event == "suspended")) is None
+    )
+    assert client.post(cancel.format(made[1]["id"]), headers=headers).status_code == 200
+    message = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.event == "suspended")
+    ).one()
+    until = db.session.scalar(
+        select(FarmerProfile.suspended_until).where(FarmerProfile.user_id == farmer.id)
+    )
+    assert (message.user_id, message.subject_id) == (farmer.id, made[1]["id"])
+    assert message.data["phrase3"] == "暂停预约"
+    assert message.data["thing5"] == f"临近开市取消过多，暂停预约至{until.astimezone(CST):%m月%d日}"
+
+
 @pytest.mark.config(STALL_STRIKE_LIMIT=1, STALL_SUSPENSION_DAYS=2)
 def test_suspension_rules_configurable(client):
     point = make_point()

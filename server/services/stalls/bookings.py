@@ -264,7 +264,9 @@ def cancel(user: User, booking_id: int, now: dt.datetime | None = None) -> Stall
         raise AppError(409, "booking_not_active", "该预约已取消或已结束")
     _release_place(slot.id)
     if late:
-        farmers.record_strike(user.id, now)
+        profile = farmers.record_strike(user.id, now)
+        if profile is not None and profile.strikes_since == now:  # this strike suspended them
+            notices.suspended_by_late_cancel(booking, slot, profile.suspended_until)
     promote_waitlist(slot, now)
     db.session.refresh(slot)
     return booking

@@ -98,6 +98,24 @@ def no_show(booking: StallBooking, slot: StallSlot, suspended_until: dt.datetime
     )
 
 
+def suspended_by_late_cancel(
+    booking: StallBooking, slot: StallSlot, suspended_until: dt.datetime
+) -> None:
+    """The late cancellation was the strike too many: bookings are suspended until then."""
+    _booking_status(
+        booking.user_id,
+        subject_type="stall_booking",
+        subject_id=booking.id,
+        event="suspended",
+        point=slot.point,
+        slot=slot,
+        status="暂停预约",
+        stall=str(booking.stall_number),
+        remark=f"临近开市取消过多，暂停预约至{suspended_until.astimezone(CST):%m月%d日}",
+        page=BOOKING_PAGE.format(id=booking.id),
+    )
+
+
 def waitlist_closed(entry: WaitlistEntry, slot: StallSlot, point: SalesPoint, reason: str) -> None:
     _booking_status(
         entry.user_id,
