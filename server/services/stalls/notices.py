@@ -46,35 +46,49 @@ def _booking_status(
     )
 
 
-def promoted(booking: StallBooking, slot: StallSlot) -> None:
+def _about_booking(
+    booking: StallBooking,
+    slot: StallSlot,
+    point: SalesPoint,
+    *,
+    event: str,
+    status: str,
+    remark: str,
+) -> None:
     _booking_status(
         booking.user_id,
         subject_type="stall_booking",
         subject_id=booking.id,
-        event="waitlist_promoted",
-        point=slot.point,
+        event=event,
+        point=point,
         slot=slot,
-        status="候补成功",
+        status=status,
         stall=str(booking.stall_number),
-        remark="候补已转为预约，请按时签到",
+        remark=remark,
         page=BOOKING_PAGE.format(id=booking.id),
+    )
+
+
+def _until(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(CST):%m月%d日}"
+
+
+def promoted(booking: StallBooking, slot: StallSlot) -> None:
+    _about_booking(
+        booking,
+        slot,
+        slot.point,
+        event="waitlist_promoted",
+        status="候补成功",
+        remark="候补已转为预约，请按时签到",
     )
 
 
 def closure_cancelled(
     booking: StallBooking, slot: StallSlot, point: SalesPoint, reason: str
 ) -> None:
-    _booking_status(
-        booking.user_id,
-        subject_type="stall_booking",
-        subject_id=booking.id,
-        event="closure_cancelled",
-        point=point,
-        slot=slot,
-        status="已取消",
-        stall=str(booking.stall_number),
-        remark=f"休市：{reason}",
-        page=BOOKING_PAGE.format(id=booking.id),
+    _about_booking(
+        booking, slot, point, event="closure_cancelled", status="已取消", remark=f"休市：{reason}"
     )
 
 
@@ -83,36 +97,21 @@ def no_show(booking: StallBooking, slot: StallSlot, suspended_until: dt.datetime
     if suspended_until is None:
         remark = "未按时签到，记爽约一次"
     else:
-        remark = f"多次爽约，暂停预约至{suspended_until.astimezone(CST):%m月%d日}"
-    _booking_status(
-        booking.user_id,
-        subject_type="stall_booking",
-        subject_id=booking.id,
-        event="no_show",
-        point=slot.point,
-        slot=slot,
-        status="爽约",
-        stall=str(booking.stall_number),
-        remark=remark,
-        page=BOOKING_PAGE.format(id=booking.id),
-    )
+        remark = f"多次爽约，暂停预约至{_until(suspended_until)}"
+    _about_booking(booking, slot, slot.point, event="no_show", status="爽约", remark=remark)
 
 
 def suspended_by_late_cancel(
     booking: StallBooking, slot: StallSlot, suspended_until: dt.datetime
 ) -> None:
     """The late cancellation was the strike too many: bookings are suspended until then."""
-    _booking_status(
-        booking.user_id,
-        subject_type="stall_booking",
-        subject_id=booking.id,
+    _about_booking(
+        booking,
+        slot,
+        slot.point,
         event="suspended",
-        point=slot.point,
-        slot=slot,
         status="暂停预约",
-        stall=str(booking.stall_number),
-        remark=f"临近开市取消过多，暂停预约至{suspended_until.astimezone(CST):%m月%d日}",
-        page=BOOKING_PAGE.format(id=booking.id),
+        remark=f"临近开市取消过多，暂停预约至{_until(suspended_until)}",
     )
 
 
