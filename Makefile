@@ -28,18 +28,17 @@ demo-data: migrate
 run: export APP_ENV ?= development
 run: export WECHAT_MODE ?= fake
 run: demo-data
-	$(BIN)/huey_consumer server.jobs.huey --workers 1 --quiet & worker=$$!; \
+	$(BIN)/huey_consumer server.jobs.tasks.huey --workers 1 --quiet & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 worker: venv
-	$(BIN)/huey_consumer server.jobs.huey --workers 2
+	$(BIN)/huey_consumer server.jobs.tasks.huey --workers 2
 
 test: venv
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory schemas-check
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory lint
 
 # The same suite on PostgreSQL + Redis (see .ci/run).
 test-pg: export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -51,9 +50,11 @@ test-pg: venv
 fuzz: venv
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/test_fuzz.py
 
+# ruff, and the import-linter contracts in pyproject.toml (imports flow one way).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: venv
 	$(BIN)/ruff check --fix .

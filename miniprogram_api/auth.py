@@ -3,9 +3,9 @@
 from flask.views import MethodView
 
 from schemas.auth import LoginSchema, TokenSchema
-from server.auth import auth_required, bearer_token, token_ttl
-from server.blueprint import Blueprint
-from server.ratelimit import per_ip
+from server.core.blueprint import Blueprint
+from server.core.ratelimit import per_ip
+from server.http.auth import auth_required, bearer_token, token_ttl
 from server.services import auth as auth_service
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat login")

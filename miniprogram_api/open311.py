@@ -10,7 +10,8 @@ from schemas.open311 import (
     Open311KeyQuerySchema,
     Open311KeySchema,
 )
-from server.auth import admin_required, current_user
+from server.core.identity import current_user
+from server.http.auth import admin_required
 from server.services import open311 as open311_service
 
 SHOWN = (

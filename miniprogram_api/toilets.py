@@ -27,20 +27,22 @@ from schemas.toilets import (
     StatusChangeSchema,
     ToiletCreateSchema,
     ToiletDetailSchema,
+    ToiletImportRowSchema,
     ToiletListQuerySchema,
     ToiletSchema,
     ToiletUpdateSchema,
     dump_nearby,
 )
-from server.auth import auth_required, current_user, staff_required
-from server.blueprint import Blueprint
-from server.flask_app import dumps_bytes
-from server.idempotency import idempotent
-from server.ratelimit import per_user
+from server.core.blueprint import Blueprint
+from server.core.identity import current_user
+from server.core.ratelimit import per_user
+from server.core.transaction import dumps_bytes
+from server.http.auth import auth_required, staff_required
+from server.http.idempotency import idempotent
 from server.services import toilets as service
+from server.services.data_versions import read as read_version
 from server.services.toilets import feedback, manage, search, transfer
-from server.timeutil import local_now
-from server.versions import read as read_version
+from server.util.clock import local_now
 
 blp = Blueprint(
     "toilets", __name__, url_prefix="/api/v1/toilets", description="Public toilet finder"
@@ -60,7 +62,7 @@ NEARBY_QUERY = NearbyQuerySchema()
 
 @blp.record_once
 def _answer_revalidations_early(state):
-    """Repeated revalidations of the map layer are answered by ``server.not_modified``."""
+    """Repeated revalidations of the map layer are answered by ``server.http.not_modified``."""
     state.app.extensions["not_modified"].route(
         blp.url_prefix, search.LIST_VERSION, {"Cache-Control": MAP_CACHE}
     )
@@ -69,7 +71,7 @@ def _answer_revalidations_early(state):
 @blp.after_request
 def _cacheable_not_modified(response):
     """A 304 keeps the list's caching headers; every ETag the list answers with is
-    remembered for the early 304 (``server.not_modified``)."""
+    remembered for the early 304 (``server.http.not_modified``)."""
     if request.endpoint != "toilets.Toilets" or response.status_code not in (200, 304):
         return response
     if response.status_code == 304:
@@ -270,7 +272,13 @@ class StaffImport(MethodView):
     def post(self, form, files):
         """Import toilets from CSV or GeoJSON; bad rows are reported, not imported"""
         upload = files["file"]
-        return transfer.import_file(current_user(), upload.filename or "", upload.read(), **form)
+        return transfer.import_file(
+            current_user(),
+            upload.filename or "",
+            upload.read(),
+            row_schema=ToiletImportRowSchema(),
+            **form,
+        )
 
 
 @staff_blp.route("/export")

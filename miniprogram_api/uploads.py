@@ -3,13 +3,13 @@
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from schemas.common import ErrorSchema
 from schemas.uploads import UploadFileSchema, UploadSchema
-from server.auth import auth_required, current_user
-from server.blueprint import Blueprint
-from server.errors import AppError
-from server.extensions import api
-from server.ratelimit import per_user
+from server.core.api import api
+from server.core.blueprint import Blueprint
+from server.core.errors import AppError, ErrorSchema
+from server.core.identity import current_user
+from server.core.ratelimit import per_user
+from server.http.auth import auth_required
 from server.services import uploads as uploads_service
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Photo uploads")

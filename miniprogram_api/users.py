@@ -3,8 +3,9 @@
 from flask.views import MethodView
 
 from schemas.users import MeSchema, MeUpdateSchema, PhoneBindSchema
-from server.auth import auth_required, current_user
-from server.blueprint import Blueprint
+from server.core.blueprint import Blueprint
+from server.core.identity import current_user
+from server.http.auth import auth_required
 from server.services import users as users_service
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/me", description="My account")

@@ -22,7 +22,8 @@ from marshmallow import (
     validate,
 )
 
-from server import geo
+from server.core.errors import AppError
+from server.util import geo
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -78,7 +79,6 @@ def rule_error(location: str, field: str, error: str, message: str):
     that does not match the schema (``validation_error``). ``location`` is ``json`` or
     ``query``, as in ``errors`` of a validation error.
     """
-    from server.errors import AppError  # server.errors imports this module
 
     return AppError(422, error, message, errors={location: {field: [message]}})
 
@@ -93,20 +93,6 @@ class BaseSchema(Schema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         if not field_obj.dump_only:
             _harden(field_obj)
-
-
-class ErrorSchema(Schema):
-    """The one error shape of every endpoint."""
-
-    code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
-    status = fields.String(required=True, metadata={"description": "HTTP status name"})
-    error = fields.String(
-        required=True, metadata={"description": "Stable machine-readable error code"}
-    )
-    message = fields.String(
-        required=True, metadata={"description": "Chinese message fit to show to the user"}
-    )
-    errors = fields.Dict(metadata={"description": "Field errors, by location and field"})
 
 
 class CSTDateTime(fields.DateTime):

@@ -14,13 +14,13 @@ from schemas.common import (
     rule_error,
 )
 from schemas.uploads import PhotoSchema
-from server import geo
 from server.models.stalls import (
     BOOKING_STATUSES,
     CLOSURE_REASONS,
     PROFILE_STATUSES,
     WAITLIST_STATUSES,
 )
+from server.util import geo
 
 PRODUCE = validate.Length(min=1, max=16)
 
@@ -188,7 +188,7 @@ class StaffFarmerProfileSchema(FarmerProfileSchema):
     reviewed_by_id = fields.Integer(dump_only=True, allow_none=True)
 
     def _masked(self, profile):
-        from server.privacy import mask_phone
+        from server.util.privacy import mask_phone
 
         return mask_phone(profile.phone)
 

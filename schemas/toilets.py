@@ -20,7 +20,6 @@ from schemas.common import (
     rule_error,
 )
 from schemas.uploads import PhotoSchema
-from server import geo
 from server.models.toilets import (
     ACCESS,
     CATEGORIES,
@@ -28,14 +27,17 @@ from server.models.toilets import (
     FACILITIES,
     KIND_LABELS,
     KINDS,
+    MAX_BBOX_DEGREES,
     MAX_ID,
+    MAX_LIMIT,
+    MAX_RADIUS_M,
     REPORT_KINDS,
     STATUSES,
     TRISTATE,
 )
-from server.services.toilets import hours
-from server.services.toilets.search import MAX_BBOX_DEGREES, MAX_LIMIT, MAX_RADIUS_M
-from server.timeutil import local_today
+from server.util import geo
+from server.util import opening_hours as hours
+from server.util.clock import local_today
 
 OPENING_HOURS_HELP = (
     "营业时间格式不正确，请使用 OpenStreetMap opening_hours 写法，如 Mo-Su 06:00-22:00 或 24/7"

@@ -4,8 +4,8 @@ from flask_smorest.fields import Upload
 from marshmallow import fields
 
 from schemas.common import BaseSchema, CSTDateTime
-from server.media import media_url
-from server.services.uploads.images import STORED_SIDE, THUMB_SIDE
+from server.models.uploads import STORED_SIDE, THUMB_SIDE
+from server.util.media import media_url
 
 
 class UploadFileSchema(BaseSchema):

@@ -1,12 +1,10 @@
-"""Unbound extension objects, bound to the app in ``create_app``."""
+"""Unbound third-party extension objects, bound to the app in ``create_app``: the database
+(with the constraint naming convention every migration relies on) and Alembic."""
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from server.errors import XiuhuaApi
-from server.wechat import WeChatGateway
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,5 +21,3 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
-api = XiuhuaApi()
-wechat = WeChatGateway()

@@ -7,13 +7,13 @@ with ``@pytest.mark.config(KEY=value)``.
 
 import os
 
-os.environ["APP_ENV"] = "testing"  # before server.jobs picks its queue storage
+os.environ["APP_ENV"] = "testing"  # before server.jobs.tasks picks its queue storage
 
 import pytest
 import responses
 from sqlalchemy import text
 
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 from server.models.users import User
 from server.services import auth as auth_service

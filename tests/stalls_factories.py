@@ -5,7 +5,7 @@ import itertools
 
 from server.extensions import db
 from server.models.stalls import FarmerProfile, MarketSession, SalesPoint, StallSlot
-from server.timeutil import CST, local_today, utcnow
+from server.util.clock import CST, local_today, utcnow
 from tests.conftest import auth_headers, make_user
 
 _phones = itertools.count(13800000001)

@@ -21,21 +21,21 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from server import create_app
+from server.app import create_app
+from server.core.ratelimit import limiter
 from server.extensions import db
 from server.models.complaints import ComplaintExtension
 from server.models.stalls import Closure, FarmerProfile, StallBooking
 from server.models.toilets import Toilet, ToiletReport
 from server.models.uploads import Upload
 from server.models.users import User
-from server.ratelimit import limiter
 from server.services import auth as auth_service
 from server.services import uploads as uploads_service
 from server.services.complaints import cases, workflow
 from server.services.complaints import staff as complaints_staff
 from server.services.stalls import bookings, checkin
 from server.services.toilets import feedback
-from server.timeutil import local_today, utcnow
+from server.util.clock import local_today, utcnow
 from tests.conftest import _clean, base_config
 from tests.stalls_factories import make_point, morning, move_slot, tomorrow
 

@@ -18,7 +18,7 @@ from server.models.uploads import Upload
 from server.models.users import User
 from server.services.complaints import cases, staff, workflow
 from server.services.complaints import reporter as reporter_service
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 from tests.conftest import auth_headers, make_user
 
 API = "https://api.weixin.qq.com"

@@ -7,7 +7,7 @@ import pytest
 
 from server.extensions import db
 from server.services.complaints import calendar
-from server.timeutil import CST
+from server.util.clock import CST
 from tests.conftest import auth_headers
 from tests.test_complaints import advance, make_complaint, reference_data  # noqa: F401
 

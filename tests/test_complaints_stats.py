@@ -36,7 +36,7 @@ import pytest
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintEvent
 from server.services.complaints import cases, staff, stats
-from server.timeutil import CST
+from server.util.clock import CST
 from tests.conftest import auth_headers, make_user
 from tests.test_complaints import LAT, LNG, reference_data  # noqa: F401
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.jobs import sweep_outbox
+from server.jobs.tasks import sweep_outbox
 from server.models.complaints import Complaint, ComplaintEvent, ComplaintFollower
 from server.models.outbox import OutboxMessage
 from server.services.complaints import cases, workflow
 from server.services.complaints import staff as staff_service
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 from tests.conftest import auth_headers, make_user
 from tests.test_complaints import (  # noqa: F401  (reference_data is an autouse fixture)
     API,

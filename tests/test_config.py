@@ -2,7 +2,7 @@
 
 import pytest
 
-from server import create_app
+from server.app import create_app
 from server.config import DEV_DATA_KEY, ConfigError, check_production, from_env
 
 GOOD = {

@@ -8,9 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from schemas.common import BaseSchema
-from server import create_app
-from server.auth import staff_required
-from server.extensions import api, db
+from server.app import create_app
+from server.core.api import api
+from server.extensions import db
+from server.http.auth import staff_required
 from server.models.users import User
 from tests.conftest import auth_headers, base_config
 

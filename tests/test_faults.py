@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select
 
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 from server.models.users import User
 from tests.conftest import base_config

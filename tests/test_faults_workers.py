@@ -22,15 +22,15 @@ import requests
 from sqlalchemy import func, select, update
 
 from bench.stalls import storm
-from server import jobs
 from server.extensions import db
+from server.jobs import tasks as jobs
 from server.models.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from server.models.outbox import OutboxMessage
 from server.models.uploads import Upload
 from server.models.users import ApiToken
 from server.services import notifications
 from server.services.complaints import staff as complaints_staff
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 from tests.conftest import make_user
 
 FARMERS = 120  # the first 60 book a stall, the other 60 file a complaint with two photos

@@ -2,7 +2,7 @@
 
 import pytest
 
-from server import geo
+from server.util import geo
 
 # (wgs lat, wgs lng, gcj lat, gcj lng): the reference pairs of the eviltransform project's tests.
 REFERENCE_PAIRS = [

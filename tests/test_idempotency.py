@@ -9,15 +9,17 @@ from marshmallow import fields
 from sqlalchemy import func, select, text
 
 from schemas.common import BaseSchema
-from server import create_app, idempotency
-from server.auth import auth_required
-from server.errors import AppError
-from server.extensions import api, db
-from server.idempotency import idempotent
+from server.app import create_app
+from server.core.api import api
+from server.core.errors import AppError
+from server.extensions import db
+from server.http import idempotency
+from server.http.auth import auth_required
+from server.http.idempotency import idempotent
 from server.models.idempotency import IdempotencyKey
 from server.models.outbox import OutboxMessage
 from server.models.users import User
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 from tests.conftest import auth_headers, base_config
 
 

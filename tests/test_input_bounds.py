@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from server.security import MAX_JSON_DEPTH
+from server.http.security import MAX_JSON_DEPTH
 from tests.conftest import auth_headers, make_user
 
 # Strings bounded by what they are rather than by maxLength.

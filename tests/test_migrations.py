@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 from tests.conftest import base_config
 

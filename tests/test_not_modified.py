@@ -4,13 +4,13 @@ versions that keep those answers right (server/versions.py)."""
 import pytest
 from sqlalchemy import select, text
 
-from server import not_modified
+from server.http import not_modified
 from server.extensions import db
+from server.http.security import HEADERS
 from server.models.toilets import Toilet
 from server.models.versions import DataVersion
-from server.security import HEADERS
+from server.services.data_versions import read
 from server.services.toilets import search
-from server.versions import read
 from tests.conftest import auth_headers
 from tests.test_toilets import CENTRE, make_toilet
 

@@ -5,11 +5,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from server import jobs
 from server.extensions import db
+from server.jobs import tasks as jobs
 from server.models.outbox import OutboxMessage
 from server.services import notifications
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 from tests.conftest import make_user
 
 STABLE_TOKEN = "https://api.weixin.qq.com/cgi-bin/stable_token"

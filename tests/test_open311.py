@@ -8,15 +8,15 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import func, insert, select
 
-from server import geo
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintCategory, ComplaintEvent
 from server.models.open311 import Open311ApiKey, Open311Submission
-from server.open311 import params
-from server.open311 import spec as open311_spec
 from server.services import open311 as open311_service
 from server.services.complaints import workflow
-from server.timeutil import utcnow
+from server.util import geo
+from server.util.clock import utcnow
+from server.web.open311 import params
+from server.web.open311 import spec as open311_spec
 from tests.conftest import auth_headers, make_user
 from tests.test_complaints import (  # noqa: F401  (reference_data is an autouse fixture)
     LAT,

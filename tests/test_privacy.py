@@ -19,7 +19,7 @@ from responses import matchers
 from sqlalchemy import select
 
 from server.extensions import db
-from server.jobs import sweep_outbox
+from server.jobs.tasks import sweep_outbox
 from server.models.stalls import FarmerProfile, StallBooking
 from server.models.users import User
 from server.services.complaints import staff as complaints_staff

@@ -6,12 +6,12 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from server.core.ratelimit import DEFAULT_LIMITS
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintFollower
 from server.models.stalls import StallBooking, WaitlistEntry
 from server.models.toilets import ToiletRating, ToiletReport
 from server.models.uploads import Upload
-from server.ratelimit import DEFAULT_LIMITS
 from tests.test_authz import COMPLAINT, World, _jpeg, slot_body
 
 LOW = "2/minute"

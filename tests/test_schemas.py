@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from server import cli
+from server.cli import commands as cli
 from server.extensions import db
 from server.models.users import User
 from tests.conftest import auth_headers

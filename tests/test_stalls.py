@@ -14,7 +14,7 @@ from server.models.stalls import (
     StallSlot,
     WaitlistEntry,
 )
-from server.timeutil import local_today
+from server.util.clock import local_today
 from tests.conftest import auth_headers, make_user
 from tests.stalls_factories import (
     LAT,

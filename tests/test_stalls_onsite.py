@@ -9,12 +9,12 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
-from server import jobs
 from server.extensions import db
+from server.jobs import tasks as jobs
 from server.models.outbox import OutboxMessage
 from server.models.stalls import FarmerProfile, StallBooking, StallSlot
 from server.services.stalls import bookings, checkin, reports
-from server.timeutil import CST, local_today, utcnow
+from server.util.clock import CST, local_today, utcnow
 from tests.conftest import auth_headers
 from tests.stalls_factories import (
     LAT,

@@ -6,14 +6,15 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from server import geo
 from server.extensions import db
 from server.models.outbox import OutboxMessage
 from server.models.toilets import Toilet, ToiletAudit, ToiletRating, ToiletReport
 from server.models.uploads import Upload
 from server.services import users as users_service
-from server.services.toilets import feedback, hours
-from server.timeutil import CST, utcnow
+from server.services.toilets import feedback
+from server.util import geo
+from server.util import opening_hours as hours
+from server.util.clock import CST, utcnow
 from tests.conftest import auth_headers, make_user
 
 # Xinmi city centre, on 青屏大街 (GCJ-02).

@@ -6,9 +6,9 @@ import json
 
 from sqlalchemy import func, select
 
-from server import geo
 from server.extensions import db
 from server.models.toilets import Toilet, ToiletAudit
+from server.util import geo
 from tests.conftest import auth_headers
 
 IMPORT = "/api/v1/staff/toilets/import"

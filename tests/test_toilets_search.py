@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, text
 
 from schemas.toilets import NearbySchema, dump_nearby
-from server import geo
 from server.extensions import db
-from server.models.toilets import FACILITIES, Toilet, lat_cell
-from server.services.toilets import hours, search
-from server.timeutil import CST
+from server.models.toilets import FACILITIES, MAX_RADIUS_M, Toilet, lat_cell
+from server.services.toilets import search
+from server.util import geo
+from server.util import opening_hours as hours
+from server.util.clock import CST
 
 NOW = dt.datetime(2026, 11, 26, 20, 30, tzinfo=CST)
 RULES = ("24/7", "Mo-Fr 08:00-18:00", "Mo-Su 06:00-20:00", None, "off")
@@ -59,7 +60,7 @@ def scenarios(draw):
     band = draw(st.integers(min_value=3440, max_value=3470))
     lat = band / 100 + draw(st.floats(min_value=-0.004, max_value=0.004))
     lng = draw(st.floats(min_value=113.30, max_value=113.50))
-    radius = draw(st.integers(min_value=50, max_value=search.MAX_RADIUS_M))
+    radius = draw(st.integers(min_value=50, max_value=MAX_RADIUS_M))
     limit = draw(st.integers(min_value=1, max_value=12))
     rng = random.Random(draw(st.integers(min_value=0, max_value=2**32)))
     points = []

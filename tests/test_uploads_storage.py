@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from server import jobs
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
+from server.jobs import tasks as jobs
 from server.models.uploads import Upload
 from server.services import uploads as uploads_service
 from server.services.uploads import storage
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 from tests.conftest import auth_headers, make_user
 from tests.test_uploads import assert_nothing_written, fetch, jpeg, upload, upload_count
 

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import func, select, text
 
+from server.core.signals import account_deleting
 from server.extensions import db
 from server.models.users import ApiToken, User
-from server.services.users import account_deleting
 from tests.conftest import WECHAT_APPID, auth_headers, real_wechat
 
 STABLE_TOKEN = "https://api.weixin.qq.com/cgi-bin/stable_token"

@@ -3,8 +3,7 @@
 import pytest
 import responses
 
-from server.extensions import wechat
-from server.wechat import WeChatError
+from server.integrations.wechat import WeChatError, wechat
 from tests.conftest import WECHAT_APPID, WECHAT_SECRET, real_wechat
 
 STABLE_TOKEN = "https://api.weixin.qq.com/cgi-bin/stable_token"
@@ -39,7 +38,7 @@ def test_token_shared_between_app_instances(app, mocked_wechat):
     """With Redis, a second app (another worker or host) reuses the first one's token."""
     if not app.config["REDIS_URL"]:
         pytest.skip("needs Redis (TEST_REDIS_URL)")
-    from server import create_app
+    from server.app import create_app
 
     mocked_wechat.post(STABLE_TOKEN, json={"access_token": "SHARED", "expires_in": 7200})
     assert wechat.access_token() == "SHARED"

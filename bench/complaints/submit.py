@@ -44,13 +44,13 @@ def prepare(env: dict, users: int, photos: int) -> list[tuple[str, list[int]]]:
     os.environ.update(env)
     import flask_migrate
 
-    from server import create_app
+    from server.app import create_app
     from server.extensions import db
     from server.models.uploads import Upload
     from server.models.users import User
     from server.services import auth
     from server.services.complaints import staff
-    from server.timeutil import utcnow
+    from server.util.clock import utcnow
 
     app = create_app()
     with app.app_context():

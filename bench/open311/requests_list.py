@@ -29,7 +29,7 @@ def build(app, cases: int) -> int:
     from server.extensions import db
     from server.models.complaints import Complaint, ComplaintCategory, ComplaintEvent
     from server.services.complaints import staff
-    from server.timeutil import utcnow
+    from server.util.clock import utcnow
 
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
 
-    from server import create_app
+    from server.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"

@@ -27,7 +27,7 @@ from werkzeug.test import EnvironBuilder
 from bench import bare_app
 from bench.perf import seed
 from bench.perf.run import CITY_LIST, SECRET
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import text
 from bench import common
 from bench.perf import scripts, seed
 from bench.stalls import storm
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 
 OUT = common.ROOT / "bench" / "out"

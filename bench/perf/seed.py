@@ -21,7 +21,7 @@ from server.models.users import ApiToken, User
 from server.services.auth import hash_token
 from server.services.complaints import cases
 from server.services.complaints.staff import seed_reference_data
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 # The city centre (GCJ-02) and the box the toilets are spread over (±0.25° lat, ±0.3° lng:
 # about 55 × 55 km, so ~100 toilets within 1 km of a point near the centre).

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bench import common
 from bench.stalls import storm
-from server import create_app
+from server.app import create_app
 from server.extensions import db
 
 OUT = Path(__file__).resolve().parent.parent / "out"

@@ -28,7 +28,7 @@ from server.extensions import db
 from server.models.stalls import FarmerProfile, MarketSession, SalesPoint
 from server.models.users import User
 from server.services import auth as auth_service
-from server.timeutil import local_today, utcnow
+from server.util.clock import local_today, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.toilets import run  # noqa: E402
-from server import create_app  # noqa: E402
+from server.app import create_app  # noqa: E402
 from server.extensions import db  # noqa: E402
 
 DB_FILE = run.OUT / "toilets-profile-100k.db"

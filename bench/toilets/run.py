@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from bench import common  # noqa: E402
-from server import create_app, geo  # noqa: E402
+from server.app import create_app  # noqa: E402
 from server.extensions import db  # noqa: E402
 from server.models.toilets import Toilet, lat_cell  # noqa: E402
 from server.services.toilets import search  # noqa: E402
-from server.timeutil import utcnow  # noqa: E402
+from server.util import geo  # noqa: E402
+from server.util.clock import utcnow  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 XINMI = (34.5318, 113.3850)

@@ -95,7 +95,7 @@ def run_http(data: bytes, runs: int) -> list[float]:
     from werkzeug.datastructures import FileStorage
     from werkzeug.test import encode_multipart
 
-    from server import create_app
+    from server.app import create_app
     from server.extensions import db
     from server.models.users import User
     from server.services import auth

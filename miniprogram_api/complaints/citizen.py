@@ -14,12 +14,13 @@ from schemas.complaints.citizen import (
     SimilarQuerySchema,
     SimilarSchema,
 )
-from server.auth import auth_required, current_user
-from server.blueprint import Blueprint
-from server.idempotency import idempotent
-from server.ratelimit import per_user
+from server.core.blueprint import Blueprint
+from server.core.identity import current_user
+from server.core.ratelimit import per_user
+from server.http.auth import auth_required
+from server.http.idempotency import idempotent
 from server.services.complaints import cases, reporter, staff
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 blp = Blueprint(
     "complaints", __name__, url_prefix="/api/v1", description="Complaints (12319) for citizens"

@@ -28,11 +28,12 @@ from schemas.complaints.staff import (
     WorkHoursSchema,
     WorkHoursUpdateSchema,
 )
-from server.auth import admin_required, current_user, staff_required
-from server.blueprint import Blueprint
-from server.errors import AppError
-from server.privacy import log_access
-from server.services.complaints import calendar, cases, extensions, staff, stats, workflow
+from server.core.blueprint import Blueprint
+from server.core.errors import AppError
+from server.core.identity import current_user
+from server.http.auth import admin_required, staff_required
+from server.services.complaints import calendar, cases, deadline_extensions, staff, stats, workflow
+from server.util.privacy import log_access
 
 # The staff view of a case shows the reporter's contact phone and nickname unmasked.
 CASE_FIELDS = ("contact_phone", "reporter")
@@ -221,7 +222,7 @@ class Extensions(MethodView):
     @blp.response(201, ExtensionSchema)
     def post(self, args, complaint_id):
         """Ask for more time (延期), with a reason; another staff member decides"""
-        return extensions.request_extension(
+        return deadline_extensions.request_extension(
             cases.get(complaint_id, for_update=True), current_user(), **args
         )
 
@@ -234,7 +235,7 @@ class ExtensionDecision(MethodView):
     def post(self, args, complaint_id, extension_id):
         """Approve (the deadline moves) or deny an extension request"""
         extension = staff.get_extension(complaint_id, extension_id)
-        return extensions.decide_extension(extension, current_user(), **args)
+        return deadline_extensions.decide_extension(extension, current_user(), **args)
 
 
 @blp.route("/complaints/extensions")

@@ -1,6 +1,6 @@
 """Farmer stall booking: the farmers' API (``blp``) and the staff API (``staff_blp``)."""
 
-from server.blueprint import Blueprint
+from server.core.blueprint import Blueprint
 
 blp = Blueprint(
     "stalls", __name__, url_prefix="/api/v1", description="Farmer stall booking (临时销售点)"

@@ -20,11 +20,12 @@ from schemas.stalls import (
     SlotRequestSchema,
     WaitlistEntrySchema,
 )
-from server.auth import auth_required, current_user
-from server.idempotency import idempotent
-from server.ratelimit import per_user
+from server.core.identity import current_user
+from server.core.ratelimit import per_user
+from server.http.auth import auth_required
+from server.http.idempotency import idempotent
 from server.services.stalls import bookings, checkin, farmers, points
-from server.timeutil import local_today
+from server.util.clock import local_today
 
 
 # -- profile ----------------------------------------------------------------------------------

@@ -28,10 +28,11 @@ from schemas.stalls import (
     StatsQuerySchema,
     StatsSchema,
 )
-from server.auth import current_user, staff_required
-from server.privacy import log_access
+from server.core.identity import current_user
+from server.http.auth import staff_required
 from server.services.stalls import checkin, farmers, points, reports
-from server.timeutil import local_today
+from server.util.clock import local_today
+from server.util.privacy import log_access
 
 PROFILE_FIELDS = ("real_name", "phone")
 ROSTER_FIELDS = ("farmer_name", "phone")

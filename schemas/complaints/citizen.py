@@ -10,14 +10,15 @@ from schemas.common import (
     PageQuerySchema,
 )
 from schemas.uploads import PhotoSchema
-from server.media import media_url
 from server.models.complaints import (
+    ACTION_LABELS,
     ALL_STATUSES,
     LIMIT_UNITS,
+    PUBLIC_ACTIONS,
     STATUS_LABELS,
 )
-from server.services.complaints.workflow import ACTION_LABELS, PUBLIC_ACTIONS
-from server.timeutil import utcnow
+from server.util.clock import utcnow
+from server.util.media import media_url
 
 CATEGORY_CODE = validate.Regexp(r"^[BS]\d{4}$", error="类别编码应为 B 或 S 加4位数字")
 PHONE = validate.Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$", error="请输入正确的手机或座机号码")

@@ -21,9 +21,8 @@ from schemas.complaints.citizen import (
     ComplaintSchema,
     EventSchema,
 )
-from server.models.complaints import ALL_STATUSES, CALENDAR_KINDS, LIMIT_UNITS
-from server.services.complaints.workflow import allowed_actions
-from server.timeutil import utcnow
+from server.models.complaints import ALL_STATUSES, CALENDAR_KINDS, LIMIT_UNITS, allowed_actions
+from server.util.clock import utcnow
 
 
 # -- reference data ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from server.extensions import db
 from server.models.complaints import Complaint
 from server.models.users import User
 from server.services.complaints import cases, staff, workflow
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 # (category, description, address, lat, lng, how far along)
 DEMO_CASES = (

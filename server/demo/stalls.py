@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models.stalls import FarmerProfile, MarketSession, SalesPoint
 from server.models.users import User
-from server.timeutil import local_today, utcnow
+from server.util.clock import local_today, utcnow
 
 POINTS = (
     # name, address, lat, lng (GCJ-02), stalls, sessions (name, start, end, capacity)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.models.toilets import Toilet
-from server.timeutil import local_today, utcnow
+from server.util.clock import local_today, utcnow
 
 # (street, district, (lat, lng) start, (lat, lng) end, number of toilets)
 STREETS = (

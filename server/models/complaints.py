@@ -45,7 +45,7 @@ from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
 from server.models.uploads import Upload
 from server.models.users import User
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 
 CATEGORY_KINDS = ("component", "event")  # 部件, 事件
 LIMIT_UNITS = ("working_hours", "working_days")
@@ -70,6 +70,71 @@ STATUS_LABELS = {
     "closed": "已结案",
     "merged": "已合并",
 }
+
+# The case workflow as data: action → {from status: to status}. The services enforce it
+# (``server.services.complaints.workflow``); schemas and Open311 read the labels.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "accept": {"submitted": "accepted"},
+    "reject": {"submitted": "rejected"},
+    "dispatch": {"accepted": "dispatched"},
+    "return": {"dispatched": "accepted"},
+    "resolve": {"dispatched": "resolved"},
+    "verify": {"resolved": "verified"},
+    "rework": {"resolved": "dispatched"},
+    "close": {"verified": "closed"},
+    "close_unfixed": {"accepted": "closed", "dispatched": "closed", "resolved": "closed"},
+    "merge": {"submitted": "merged", "accepted": "merged", "dispatched": "merged"},
+    "reopen": {"closed": "dispatched"},
+}
+STAFF_ACTIONS = (
+    "accept",
+    "reject",
+    "dispatch",
+    "return",
+    "resolve",
+    "verify",
+    "rework",
+    "close",
+    "close_unfixed",
+    "merge",
+    "request_extension",
+)
+
+ACTION_LABELS = {
+    "submit": "提交反映",
+    "accept": "立案",
+    "reject": "不予立案",
+    "dispatch": "派遣",
+    "return": "回退",
+    "resolve": "处置完成",
+    "verify": "核查通过",
+    "rework": "核查未通过，返工",
+    "close": "结案",
+    "close_unfixed": "结案（未解决）",
+    "merge": "合并为重复案件",
+    "merged_in": "合并重复案件",
+    "reopen": "重新处理",
+    "rate": "评价",
+    "release": "内容审核通过",
+    "request_extension": "申请延期",
+    "approve_extension": "批准延期",
+    "deny_extension": "驳回延期",
+}
+
+# Steps shown on the public and reporter timeline; the rest are internal to the bureau.
+PUBLIC_ACTIONS = frozenset(ACTION_LABELS) - {"request_extension", "deny_extension", "release"}
+
+
+def allowed_actions(complaint: "Complaint") -> list[str]:
+    """What staff can do next with this case."""
+    if complaint.moderation == "held":
+        return ["release", "reject"]
+    allowed = [
+        action for action in STAFF_ACTIONS if complaint.status in TRANSITIONS.get(action, {})
+    ]
+    if complaint.status == "dispatched":
+        allowed.append("request_extension")
+    return allowed
 
 
 def open311_status(status: str) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 
 class IdempotencyKey(db.Model):

@@ -9,7 +9,7 @@ from server.extensions import db
 from server.models.complaints import Complaint
 from server.models.types import UTCDateTime
 from server.models.users import User
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 
 class Open311ApiKey(db.Model):

@@ -30,7 +30,7 @@ from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
 from server.models.uploads import Upload
 from server.models.users import User
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 POINT_STATUSES = ("active", "inactive")
 PROFILE_STATUSES = ("pending", "approved", "rejected")

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from server.extensions import db
 from server.models.types import UTCDateTime
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a request cannot exist
 CELL_SCALE = 100  # lat_cell = floor(lat * CELL_SCALE): 0.01° bands
@@ -59,6 +59,11 @@ REPORT_KINDS = ("closed", "info_wrong", "dirty", "broken", "still_accurate")
 REPORT_STATUSES = ("open", "resolved", "dismissed", "noted")
 COMMENT_STATUSES = ("visible", "hidden")
 AUDIT_ACTIONS = ("create", "update", "status", "import", "verify")
+
+# Bounds of a nearest-toilet search and of a map-area list (the schemas publish them).
+MAX_RADIUS_M = 5000
+MAX_LIMIT = 50
+MAX_BBOX_DEGREES = 2.0
 
 
 def lat_cell(lat: float) -> int:

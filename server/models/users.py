@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.extensions import db
 from server.models.types import EncryptedString, UTCDateTime
-from server.privacy import mask_phone
-from server.timeutil import utcnow
+from server.util.clock import utcnow
+from server.util.privacy import mask_phone
 
 if TYPE_CHECKING:
     from server.models.stalls import FarmerProfile

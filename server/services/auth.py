@@ -7,11 +7,12 @@ import secrets
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from server import ratelimit
-from server.errors import AppError
-from server.extensions import db, wechat
+from server.core import ratelimit
+from server.core.errors import AppError
+from server.extensions import db
+from server.integrations.wechat import wechat
 from server.models.users import ApiToken, User
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 TOKEN_BYTES = 32
 

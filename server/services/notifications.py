@@ -1,7 +1,7 @@
 """WeChat subscribe messages through the transactional outbox.
 
 A feature calls ``notify(...)`` in the same transaction as the change it reports;
-the message is sent after commit by the job worker (``server.jobs``), with retries
+the message is sent after commit by the job worker (``server.jobs.tasks``), with retries
 and backoff. A failed send never rolls back or blocks the change. Delivery is at
 least once: a worker that dies after sending but before recording the result
 leaves the message in ``sending``; it is retried when its lease runs out.
@@ -13,11 +13,11 @@ import logging
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from server.extensions import db, wechat
+from server.extensions import db
+from server.integrations.wechat import WeChatError, wechat
 from server.models.outbox import OutboxMessage
 from server.models.users import User
-from server.timeutil import CST, utcnow
-from server.wechat import WeChatError
+from server.util.clock import CST, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def notify(
     return message
 
 
-# -- delivering (called by server.jobs, which owns the transactions) ------------------------
+# -- delivering (called by server.jobs.tasks, which owns the transactions) ------------------------
 def claim(message_id: int, now: dt.datetime | None = None) -> OutboxMessage | None:
     """Take the message for sending, or ``None`` if it is not due or someone else has it."""
     now = now or utcnow()

@@ -14,10 +14,11 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from server.errors import not_found, unprocessable
+from server.core.errors import not_found, unprocessable
 from server.extensions import db
 from server.models.complaints import (
     FINAL_STATUSES,
+    PUBLIC_ACTIONS,
     Complaint,
     ComplaintCategory,
     ComplaintEvent,
@@ -25,8 +26,7 @@ from server.models.complaints import (
 from server.models.open311 import Open311ApiKey, Open311Submission
 from server.models.users import User
 from server.services.complaints import create_complaint
-from server.services.complaints.workflow import PUBLIC_ACTIONS
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 KEY_PREFIX = "o311_"
 DEFAULT_WINDOW = dt.timedelta(days=90)

@@ -2,19 +2,15 @@
 
 import secrets
 
-from blinker import Namespace
 from sqlalchemy import select
 
-from server.errors import AppError
-from server.extensions import db, wechat
+from server.core.errors import AppError
+from server.core.signals import account_deleting
+from server.extensions import db
+from server.integrations.wechat import wechat
 from server.models.users import ROLES, User
 from server.services.auth import revoke_all_tokens
-from server.timeutil import utcnow
-
-_signals = Namespace()
-# Sent inside the deletion transaction with ``user``; every feature that keeps
-# personal data connects a receiver that erases or anonymises it.
-account_deleting = _signals.signal("account-deleting")
+from server.util.clock import utcnow
 
 
 def update_profile(user: User, **changes) -> User:

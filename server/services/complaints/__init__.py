@@ -10,8 +10,8 @@
 - ``stats``: the period figures (collected, opened, closure rate, ...).
 """
 
+from server.core.signals import account_deleting
 from server.services.complaints.cases import anonymise_user, create_complaint
-from server.services.users import account_deleting
 
 __all__ = ["create_complaint"]
 

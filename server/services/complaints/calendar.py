@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, extract, select
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.complaints import CalendarDay, WorkPeriod
-from server.timeutil import CST
+from server.util.clock import CST
 
 SEARCH_DAYS = 3 * 366  # a deadline further than this means the calendar is broken
 

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 
-from server import geo
-from server.errors import AppError, not_found
-from server.extensions import db, wechat
+from server.core.errors import AppError, not_found
+from server.extensions import db
+from server.integrations.wechat import wechat
 from server.models.complaints import (
     OPEN_STATUSES,
     Complaint,
@@ -20,7 +20,8 @@ from server.models.complaints import (
 from server.models.users import User
 from server.services import uploads
 from server.services.complaints import workflow
-from server.timeutil import utcnow
+from server.util import geo
+from server.util.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 import datetime as dt
 
-from server.errors import AppError, not_found
+from server.core.errors import AppError, not_found
 from server.models.complaints import Complaint
 from server.models.users import User
 from server.services.complaints import calendar
 from server.services.complaints.workflow import illegal, record, transition
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 REOPEN_WINDOW = dt.timedelta(days=7)
 

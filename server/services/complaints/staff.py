@@ -4,7 +4,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from server.errors import AppError, not_found
+from server.core.errors import AppError, not_found
 from server.extensions import db
 from server.models.complaints import (
     CalendarDay,
@@ -16,7 +16,7 @@ from server.models.complaints import (
 )
 from server.services.complaints import reference
 from server.services.complaints.cases import _page
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 
 # A date filter before the first or after the last case matches the same cases as these
 # bounds; clamping keeps the arithmetic and the conversion to UTC inside ``datetime``.

@@ -11,71 +11,22 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.complaints import (
     STATUS_LABELS,
+    TRANSITIONS,
     Complaint,
     ComplaintEvent,
     ComplaintFollower,
     ComplaintPhoto,
     ComplaintUnit,
+    allowed_actions,
 )
 from server.models.users import User
 from server.services import notifications, uploads
 from server.services.complaints import calendar
-from server.timeutil import utcnow
-
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "accept": {"submitted": "accepted"},
-    "reject": {"submitted": "rejected"},
-    "dispatch": {"accepted": "dispatched"},
-    "return": {"dispatched": "accepted"},
-    "resolve": {"dispatched": "resolved"},
-    "verify": {"resolved": "verified"},
-    "rework": {"resolved": "dispatched"},
-    "close": {"verified": "closed"},
-    "close_unfixed": {"accepted": "closed", "dispatched": "closed", "resolved": "closed"},
-    "merge": {"submitted": "merged", "accepted": "merged", "dispatched": "merged"},
-    "reopen": {"closed": "dispatched"},
-}
-STAFF_ACTIONS = (
-    "accept",
-    "reject",
-    "dispatch",
-    "return",
-    "resolve",
-    "verify",
-    "rework",
-    "close",
-    "close_unfixed",
-    "merge",
-    "request_extension",
-)
-
-ACTION_LABELS = {
-    "submit": "提交反映",
-    "accept": "立案",
-    "reject": "不予立案",
-    "dispatch": "派遣",
-    "return": "回退",
-    "resolve": "处置完成",
-    "verify": "核查通过",
-    "rework": "核查未通过，返工",
-    "close": "结案",
-    "close_unfixed": "结案（未解决）",
-    "merge": "合并为重复案件",
-    "merged_in": "合并重复案件",
-    "reopen": "重新处理",
-    "rate": "评价",
-    "release": "内容审核通过",
-    "request_extension": "申请延期",
-    "approve_extension": "批准延期",
-    "deny_extension": "驳回延期",
-}
-
-# Steps shown on the public and reporter timeline; the rest are internal to the bureau.
-PUBLIC_ACTIONS = frozenset(ACTION_LABELS) - {"request_extension", "deny_extension", "release"}
+from server.util.clock import utcnow
 
 # Status words for the subscribe message's ``phrase`` field (≤ 5 characters).
 NOTIFY_EVENTS = {
@@ -87,18 +38,6 @@ NOTIFY_EVENTS = {
     "close_unfixed": ("closed", "未解决结案"),
 }
 TEMPLATE = "complaint_status"
-
-
-def allowed_actions(complaint: Complaint) -> list[str]:
-    """What staff can do next with this case."""
-    if complaint.moderation == "held":
-        return ["release", "reject"]
-    allowed = [
-        action for action in STAFF_ACTIONS if complaint.status in TRANSITIONS.get(action, {})
-    ]
-    if complaint.status == "dispatched":
-        allowed.append("request_extension")
-    return allowed
 
 
 def illegal(complaint: Complaint, allowed: list[str] | None = None) -> AppError:

@@ -4,10 +4,10 @@ Views import the parts they need; the account-deletion receiver lives here so th
 connected whenever the feature is loaded.
 """
 
+from server.core.signals import account_deleting
 from server.models.users import User
 from server.services.stalls import bookings, checkin, farmers, points, reports, rules
-from server.services.users import account_deleting
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 __all__ = ["bookings", "checkin", "farmers", "points", "reports", "rules"]
 

@@ -17,7 +17,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import AppError, not_found
+from server.core.errors import AppError, not_found
 from server.extensions import db
 from server.models.stalls import (
     ACTIVE_BOOKING,
@@ -30,7 +30,7 @@ from server.models.stalls import (
 from server.models.users import User
 from server.services.stalls import farmers, notices, points, rules
 from server.services.stalls.points import _lock_slot, _release_place, _set_status
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 
 STALL_RETRIES = 5
 USED = ("confirmed", "checked_in", "no_show")  # bookings that count against the weekly limit

@@ -6,15 +6,15 @@ import datetime as dt
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from server import geo
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.stalls import SalesPoint, StallBooking
 from server.models.users import User
 from server.services.stalls import rules
 from server.services.stalls.bookings import get_booking, get_booking_by_id
 from server.services.stalls.points import _set_status
-from server.timeutil import CST, utcnow
+from server.util import geo
+from server.util.clock import CST, utcnow
 
 BOOKING_PREFIX = "XHB1."
 POINT_PREFIX = "XHP1."

@@ -4,12 +4,12 @@ import datetime as dt
 
 from sqlalchemy import func, or_, select
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.stalls import FarmerProfile, StallBooking, StallSlot
 from server.models.users import User
 from server.services.stalls import notices, rules
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 
 # A change of these sends an approved profile back to verification.
 IDENTITY_FIELDS = ("real_name", "township", "village")

@@ -11,7 +11,7 @@ from server.extensions import db
 from server.models.stalls import FarmerProfile, SalesPoint, StallBooking, StallSlot, WaitlistEntry
 from server.models.users import User
 from server.services.notifications import character_string, notify, phrase, thing, time_value
-from server.timeutil import CST
+from server.util.clock import CST
 
 BOOKING_PAGE = "pages/stalls/booking?id={id}"
 

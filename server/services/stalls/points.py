@@ -5,8 +5,7 @@ import datetime as dt
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server import geo
-from server.errors import AppError, not_found
+from server.core.errors import AppError, not_found
 from server.extensions import db
 from server.models.stalls import (
     ACTIVE_BOOKING,
@@ -20,7 +19,8 @@ from server.models.stalls import (
 from server.models.users import User
 from server.services import uploads as uploads_service
 from server.services.stalls import notices, rules
-from server.timeutil import CST, utcnow
+from server.util import geo
+from server.util.clock import CST, utcnow
 
 MAX_AVAILABILITY_DAYS = 14
 

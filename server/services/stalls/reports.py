@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from sqlalchemy import select
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.stalls import (
     Closure,
@@ -18,7 +18,7 @@ from server.models.stalls import (
     StallSlot,
 )
 from server.services.stalls import points
-from server.timeutil import CST
+from server.util.clock import CST
 
 ROSTER_STATUSES = ("confirmed", "checked_in", "no_show")
 STATE_LABELS = {"confirmed": "未签到", "checked_in": "已签到", "no_show": "爽约"}
@@ -71,7 +71,7 @@ def roster_csv(point: SalesPoint, day: dt.date, rows: list[dict] | None = None) 
     writer.writerow(
         ["时段", "摊位号", "农户", "手机号", "乡镇/村", "销售品种", "签到状态", "签到时间"]
     )
-    from server.privacy import mask_phone
+    from server.util.privacy import mask_phone
 
     for row in roster(point, day) if rows is None else rows:
         checked = row["checked_in_at"]

@@ -4,7 +4,7 @@ import datetime as dt
 
 from flask import current_app
 
-from server.timeutil import CST
+from server.util.clock import CST
 
 
 def rule(name: str) -> int:

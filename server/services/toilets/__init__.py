@@ -1,20 +1,22 @@
 """Toilet finder: nearest open toilets, details, ratings, reports, staff data management.
 
-Parts: ``search`` (index-backed nearest search and map lists), ``hours`` (opening hours),
+Parts: ``search`` (index-backed nearest search and map lists; opening hours are evaluated
+by ``server.util.opening_hours``),
 ``manage`` (staff editing and the audit history), ``feedback`` (ratings, reports and the
 staff queue), ``transfer`` (bulk import and open-data export).
 """
 
 import datetime as dt
 
+from server.core.signals import account_deleting
 from server.models.toilets import Toilet
 from server.models.users import User
 from server.services import uploads
-from server.services.toilets import feedback, hours, manage, search, transfer
-from server.services.users import account_deleting
-from server.timeutil import utcnow
+from server.services.toilets import feedback, manage, search, transfer
+from server.util import opening_hours as hours
+from server.util.clock import utcnow
 
-__all__ = ["detail", "feedback", "hours", "manage", "search", "transfer"]
+__all__ = ["detail", "feedback", "manage", "search", "transfer"]
 
 
 def detail(toilet_id: int, now: dt.datetime | None = None) -> search.Shown:

@@ -12,15 +12,16 @@ import datetime as dt
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import AppError, conflict, not_found
-from server.extensions import db, wechat
+from server.core.errors import AppError, conflict, not_found
+from server.extensions import db
+from server.integrations.wechat import wechat
 from server.models.complaints import ComplaintCategory
 from server.models.toilets import Toilet, ToiletRating, ToiletReport
 from server.models.users import User
 from server.services import notifications, uploads
 from server.services.complaints import cases
 from server.services.toilets import manage
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 CONFIRMATIONS_NEEDED = 3
 CONFIRMATION_WINDOW = dt.timedelta(days=30)

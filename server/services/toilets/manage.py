@@ -4,13 +4,13 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from server.errors import AppError, conflict, not_found
+from server.core.errors import AppError, conflict, not_found
 from server.extensions import db
 from server.models.toilets import FACILITIES, MAX_ID, Toilet, ToiletAudit
 from server.models.users import User
 from server.services import uploads
 from server.services.toilets import search
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 DUPLICATE_DISTANCE_M = 30
 MAX_PHOTOS = 9

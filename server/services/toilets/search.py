@@ -24,18 +24,24 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
-from server import geo, versions
 from server.extensions import db
-from server.models.toilets import CATEGORY_LABELS, FACILITIES, KIND_LABELS, Toilet, lat_cell
-from server.services.toilets import hours
-from server.timeutil import utcnow
+from server.models.toilets import (
+    CATEGORY_LABELS,
+    FACILITIES,
+    KIND_LABELS,
+    MAX_LIMIT,
+    MAX_RADIUS_M,
+    Toilet,
+    lat_cell,
+)
+from server.services import data_versions as versions
+from server.util import geo
+from server.util import opening_hours as hours
+from server.util.clock import utcnow
 
-MAX_RADIUS_M = 5000
-MAX_LIMIT = 50
 FIRST_RING_M = 1000  # the default radius: one query
 BEYOND_MAX_M = 50_000  # how far "the nearest beyond the radius" is looked for
 BEYOND_MAX_ITEMS = 5
-MAX_BBOX_DEGREES = 2.0
 # The data version of everything a toilet list shows: any write to a toilet moves it.
 LIST_VERSION = "toilets"
 versions.track(Toilet, LIST_VERSION)

@@ -13,15 +13,15 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.toilets import Toilet
 from server.models.users import User
 from server.services.toilets import manage
-from server.timeutil import CST, utcnow
+from server.util.clock import CST, utcnow
 
 MAX_ROWS = 20_000
 Row = tuple[int, dict]
@@ -95,17 +95,18 @@ def import_rows(
     actor: User | None,
     rows: Iterable[Row],
     *,
+    row_schema: Schema,
     coord_type: str = "gcj02",
     allow_duplicates: bool = False,
     dry_run: bool = False,
     file_format: str = "csv",
     now: dt.datetime | None = None,
 ) -> dict:
-    """Import validated rows; answers counts, row errors and likely duplicates."""
-    from schemas.toilets import ToiletImportRowSchema  # schemas import this package
-
+    """Import rows, each loaded by ``row_schema`` (the surface's import-row schema, e.g.
+    ``schemas.toilets.ToiletImportRowSchema``); answers counts, row errors and likely
+    duplicates."""
     now = now or utcnow()
-    schema = ToiletImportRowSchema()
+    schema = row_schema
     rows = list(rows)
     result = {
         "format": file_format,

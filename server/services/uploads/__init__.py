@@ -3,7 +3,7 @@
 A photo is uploaded on its own (``POST /api/v1/uploads``, one per request as
 ``wx.uploadFile`` sends it) and answered with an id; a submission (complaint,
 report...) then ``claim``s the ids. An upload is usable once, by its owner, for
-24 hours; unused ones are purged by a periodic job (``server.jobs``).
+24 hours; unused ones are purged by a periodic job (``server.jobs.tasks``).
 """
 
 import datetime as dt
@@ -11,13 +11,13 @@ from typing import IO
 
 from sqlalchemy import delete, select, update
 
-from server.errors import AppError
+from server.core.errors import AppError
+from server.core.signals import account_deleting
 from server.extensions import db
 from server.models.uploads import Upload
 from server.models.users import User
 from server.services.uploads import images, storage
-from server.services.users import account_deleting
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 MAX_PHOTOS = 9
 TTL = dt.timedelta(hours=24)

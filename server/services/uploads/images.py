@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
-from server import geo
-from server.errors import AppError
+from server.core.errors import AppError
+from server.models.uploads import STORED_SIDE, THUMB_SIDE
+from server.util import geo
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,6 @@ pillow_heif.register_heif_opener()
 MAX_BYTES = 10 * 1024 * 1024  # what wx.uploadFile clients commonly cap at (DOMAIN.md §2)
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 000 000; 40 MP leaves room
 MAX_SIDE = 12_000
-# Longest side of the stored photo: more than a phone screen shows, and at most half
-# of a 12 MP photo's 4000 px, so the JPEG decoder can scale by 1/2 while decoding
-# (draft): 3x faster and a third of the memory (bench/RESULTS.md, "Photo uploads").
-STORED_SIDE = 2000
-THUMB_SIDE = 480
 QUALITY = 85
 THUMB_QUALITY = 80
 FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")

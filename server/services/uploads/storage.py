@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.uploads import Upload
 

@@ -1,12 +1,12 @@
 """Extensions (延期): a unit asks for more time with a reason; another staff member decides."""
 
-from server.errors import AppError
+from server.core.errors import AppError
 from server.extensions import db
 from server.models.complaints import Complaint, ComplaintExtension
 from server.models.users import User
 from server.services.complaints import calendar
 from server.services.complaints.workflow import illegal, record
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 
 def request_extension(

@@ -2,10 +2,11 @@
 
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_smorest import Blueprint
 
-from server.errors import AppError
+from server.core.errors import AppError
+from server.core.identity import set_current_user
 from server.models.users import User
 from server.services import auth as auth_service
 
@@ -22,10 +23,6 @@ def bearer_token() -> str | None:
     if len(token) > 128:
         return None
     return token
-
-
-def current_user() -> User | None:
-    return g.get("current_user")
 
 
 def _load_user(optional: bool) -> User | None:
@@ -55,7 +52,7 @@ def auth_required(*roles: str, optional: bool = False):
             user = _load_user(optional)
             if user is not None and allowed and user.role not in allowed:
                 raise AppError(403, "forbidden", "没有权限执行此操作")
-            g.current_user = user
+            set_current_user(user)
             return func(*args, **kwargs)
 
         security = [{"bearerAuth": []}]

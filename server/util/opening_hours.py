@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from opening_hours import OpeningHours, ParserError, State
 
-from server.timeutil import CST
+from server.util.clock import CST
 
 COUNTRY = "CN"
 MAX_RULE_LENGTH = 255

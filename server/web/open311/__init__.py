@@ -8,6 +8,6 @@
 The data side (keys, public cases, filing) is ``server.services.open311``.
 """
 
-from server.open311.views import bp
+from server.web.open311.views import bp
 
 __all__ = ["bp"]

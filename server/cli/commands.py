@@ -9,16 +9,20 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from schemas.toilets import ToiletImportRowSchema
 from server import demo
-from server.backup import backup_command, restore_command
-from server.extensions import api, db
-from server.keys import keys_cli
+from server.cli.backup import backup_command, restore_command
+from server.cli.encryption_keys import keys_cli
+from server.cli.open311 import open311_cli
+from server.core.api import api
+from server.extensions import db
 from server.models.users import User
-from server.open311 import spec as open311_spec
-from server.open311.cli import open311_cli
 from server.services import users as users_service
+from server.services.complaints import staff as complaints_staff
+from server.services.toilets import transfer
+from server.web.open311 import spec as open311_spec
 
-DIST = Path(__file__).resolve().parent.parent / "schemas" / "dist"
+DIST = Path(__file__).resolve().parents[2] / "schemas" / "dist"
 OPEN311_SPEC = "open311-openapi.json"  # GeoReport v2, not the mini-program's API
 
 users_cli = AppGroup("users", help="Manage accounts and roles.")
@@ -167,9 +171,7 @@ def check() -> None:
 @complaints_cli.command("seed")
 def seed_complaints() -> None:
     """Add missing units, categories, office hours and holidays (never overwrites edits)."""
-    from server.services.complaints import staff
-
-    added = staff.seed_reference_data()
+    added = complaints_staff.seed_reference_data()
     db.session.commit()
     click.echo(", ".join(f"{name}: +{count}" for name, count in added.items()))
 
@@ -181,11 +183,9 @@ def seed_complaints() -> None:
 @click.option("--allow-duplicates", is_flag=True, help="Import rows within 30 m of a toilet too.")
 def import_toilets(path: Path, coord_type: str, dry_run: bool, allow_duplicates: bool) -> None:
     """Import toilets from CSV or GeoJSON; exits 1 when some rows were not imported."""
-    from server.services.toilets import transfer
-
     result = transfer.import_file(
-        None, path.name, path.read_bytes(), coord_type=coord_type, dry_run=dry_run,
-        allow_duplicates=allow_duplicates,
+        None, path.name, path.read_bytes(), row_schema=ToiletImportRowSchema(),
+        coord_type=coord_type, dry_run=dry_run, allow_duplicates=allow_duplicates,
     )  # fmt: skip
     db.session.commit()
     click.echo(transfer.describe(result))
@@ -198,8 +198,6 @@ def import_toilets(path: Path, coord_type: str, dry_run: bool, allow_duplicates:
 @click.option("--include-removed", is_flag=True)
 def export_toilets(output, fmt: str, include_removed: bool) -> None:
     """Export toilets (GCJ-02, OpenStreetMap tags) to OUTPUT or stdout."""
-    from server.services.toilets import transfer
-
     output.write(getattr(transfer, f"export_{fmt}")(include_removed))
 
 

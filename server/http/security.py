@@ -2,7 +2,7 @@
 
 from flask import Flask, current_app, request
 
-from server.errors import AppError
+from server.core.errors import AppError
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import inspect
 
 from server.extensions import db
-from server.timeutil import local_now
+from server.util.clock import local_now
 
 DB_FILE = "xiuhua.db"
 UPLOADS = "uploads"

@@ -2,7 +2,7 @@
 
 Storage: Redis when ``REDIS_URL`` is set (several hosts share one queue),
 SQLite (``HUEY_SQLITE_PATH``) otherwise, memory under tests. Run the worker with
-``huey_consumer server.jobs.huey`` (``make run`` starts one). Jobs own their
+``huey_consumer server.jobs.tasks.huey`` (``make run`` starts one). Jobs own their
 transactions, like views do.
 """
 
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from server import config
 from server.extensions import db
+from server.http import idempotency
+from server.services import auth, notifications, uploads
+from server.services.stalls import bookings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ def app_context():
     if has_app_context():
         return nullcontext()
     if _worker_app is None:
-        from server import create_app
+        from server.app import create_app
 
         _worker_app = create_app()
     return _worker_app.app_context()
@@ -62,8 +65,6 @@ def _forget_on_rollback(session):
 
 def deliver_now(message_id: int) -> str | None:
     """Claim, send and record one outbox message, each step committed."""
-    from server.services import notifications
-
     message = notifications.claim(message_id)
     db.session.commit()  # the claim is visible before we talk to WeChat
     if message is None:
@@ -82,8 +83,6 @@ def deliver_message(message_id: int) -> str | None:
 @huey.periodic_task(crontab(minute="*"))
 def sweep_outbox() -> int:
     """Deliver what is due: retries, and messages whose enqueue was lost."""
-    from server.services import notifications
-
     with app_context():
         ids = notifications.due_ids()
         db.session.rollback()
@@ -94,9 +93,6 @@ def sweep_outbox() -> int:
 
 @huey.periodic_task(crontab(minute="7"))
 def purge_expired() -> None:
-    from server import idempotency
-    from server.services import auth
-
     with app_context():
         auth.purge_expired_tokens()
         idempotency.purge_expired()
@@ -106,8 +102,6 @@ def purge_expired() -> None:
 @huey.periodic_task(crontab(minute="23"))
 def purge_uploads() -> int:
     """Delete photos uploaded but never used within their 24 hours (rows, then files)."""
-    from server.services import uploads
-
     with app_context():
         count = uploads.purge_expired()
         db.session.commit()  # the files go once the rows are gone for good
@@ -117,8 +111,6 @@ def purge_uploads() -> int:
 @huey.periodic_task(crontab(hour="4", minute="17"))
 def sweep_upload_files() -> int:
     """Delete photo files that no upload row refers to (left by crashes)."""
-    from server.services import uploads
-
     with app_context():
         count = uploads.sweep_orphan_files()
         db.session.rollback()
@@ -128,8 +120,6 @@ def sweep_upload_files() -> int:
 @huey.periodic_task(crontab(minute="*/5"))
 def mark_stall_no_shows() -> int:
     """Bookings not checked in by the end of the check-in window: no-show, stall freed."""
-    from server.services.stalls import bookings
-
     with app_context():
         marked = bookings.mark_no_shows()
         db.session.commit()

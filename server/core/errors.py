@@ -1,21 +1,22 @@
 """The one error shape: ``{code, status, error, message, errors}``.
 
 Every failure (validation, auth, WeChat, database, unhandled) leaves the app
-through ``XiuhuaApi.handle_http_exception``. ``message`` is Chinese text the
-mini-program can show as it is; ``error`` is the stable machine code.
+through ``error_response`` (wired to Flask by ``server.core.api.XiuhuaApi``). ``message``
+is Chinese text the mini-program can show as it is; ``error`` is the stable machine code.
 """
 
 import logging
 
 from flask import current_app
-from flask_smorest import Api
+from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
-from schemas.common import ErrorSchema
-
 log = logging.getLogger(__name__)
+
+# Seconds a client waits before retrying a 429 that did not say how long.
+DEFAULT_RETRY_AFTER = 60
 
 DEFAULTS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "请求格式不正确"),
@@ -82,7 +83,7 @@ def _payload(code: int, error: str, message: str, errors: dict | None) -> dict:
     }
 
 
-def _from_original(original: BaseException | None) -> AppError | None:
+def to_app_error(original: BaseException | None) -> AppError | None:
     """Map exceptions raised outside a view (e.g. at commit) to the error shape."""
     if isinstance(original, AppError):
         return original
@@ -95,64 +96,57 @@ def _from_original(original: BaseException | None) -> AppError | None:
     return None
 
 
-class XiuhuaApi(Api):
-    ERROR_SCHEMA = ErrorSchema
-    # Error responses are documented per operation (server/openapi.py), not as a catch-all.
-    DEFAULT_ERROR_RESPONSE_NAME = None
+class ErrorSchema(Schema):
+    """The one error shape of every endpoint."""
 
-    def __init__(self, *args, **kwargs):
-        from server.openapi import ErrorResponsesPlugin
+    code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = fields.String(required=True, metadata={"description": "HTTP status name"})
+    error = fields.String(
+        required=True, metadata={"description": "Stable machine-readable error code"}
+    )
+    message = fields.String(
+        required=True, metadata={"description": "Chinese message fit to show to the user"}
+    )
+    errors = fields.Dict(metadata={"description": "Field errors, by location and field"})
 
-        kwargs.setdefault("spec_kwargs", {"extra_plugins": [ErrorResponsesPlugin()]})
-        super().__init__(*args, **kwargs)
 
-    def _register_error_handlers(self):
-        super()._register_error_handlers()
-        self._app.register_error_handler(sa_exc.IntegrityError, self.handle_database_error)
-        self._app.register_error_handler(sa_exc.OperationalError, self.handle_database_error)
-        self._app.register_error_handler(sa_exc.TimeoutError, self.handle_database_error)
+def log_database_error(error: Exception) -> None:
+    if isinstance(error, sa_exc.IntegrityError):
+        log.warning("integrity error: %s", error.orig.__class__.__name__)
+    else:
+        log.error("database unavailable: %s", error.__class__.__name__)
 
-    def handle_database_error(self, error: Exception):
-        from server.extensions import db
 
-        db.session.rollback()
-        if isinstance(error, sa_exc.IntegrityError):
-            log.warning("integrity error: %s", error.orig.__class__.__name__)
-        else:
-            log.error("database unavailable: %s", error.__class__.__name__)
-        return self.handle_http_exception(_from_original(error))
+def error_response(error: HTTPException) -> tuple[dict, int, dict]:
+    """``(body, status, headers)`` of the one error shape for any HTTP exception."""
+    headers: dict = {}
+    if isinstance(error, AppError):
+        payload = _payload(error.code, error.error, error.message, error.errors)
+        headers.update(error.headers)
+        return payload, error.code, headers
 
-    def handle_http_exception(self, error: HTTPException):
-        headers: dict = {}
-        if isinstance(error, AppError):
-            payload = _payload(error.code, error.error, error.message, error.errors)
-            headers.update(error.headers)
-            return payload, error.code, headers
+    original = getattr(error, "original_exception", None)
+    mapped = to_app_error(original)
+    if mapped is not None:
+        return error_response(mapped)
+    if isinstance(error, InternalServerError) and original is not None:
+        log.exception("unhandled exception", exc_info=original)
 
-        original = getattr(error, "original_exception", None)
-        mapped = _from_original(original)
-        if mapped is not None:
-            return self.handle_http_exception(mapped)
-        if isinstance(error, InternalServerError) and original is not None:
-            log.exception("unhandled exception", exc_info=original)
-
-        code = error.code or 500
-        machine, message = DEFAULTS.get(code, ("error", "请求失败"))
-        errors = None
-        data = getattr(error, "data", None) or {}
-        if "message" in data and code < 500:
-            message = data["message"]
-        if "errors" in data:
-            errors = data["errors"]
-        elif "messages" in data:
-            errors = data["messages"]
-        headers.update(data.get("headers") or {})
-        if isinstance(error, MethodNotAllowed) and error.valid_methods:
-            headers["Allow"] = ", ".join(error.valid_methods)
-        if code == 429 and "Retry-After" not in headers:
-            from server.ratelimit import DEFAULT_RETRY_AFTER
-
-            headers["Retry-After"] = str(DEFAULT_RETRY_AFTER)
-        if current_app.config.get("DEBUG_ERRORS") and original is not None:
-            errors = {**(errors or {}), "debug": repr(original)}
-        return _payload(code, machine, message, errors), code, headers
+    code = error.code or 500
+    machine, message = DEFAULTS.get(code, ("error", "请求失败"))
+    errors = None
+    data = getattr(error, "data", None) or {}
+    if "message" in data and code < 500:
+        message = data["message"]
+    if "errors" in data:
+        errors = data["errors"]
+    elif "messages" in data:
+        errors = data["messages"]
+    headers.update(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if code == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = str(DEFAULT_RETRY_AFTER)
+    if current_app.config.get("DEBUG_ERRORS") and original is not None:
+        errors = {**(errors or {}), "debug": repr(original)}
+    return _payload(code, machine, message, errors), code, headers

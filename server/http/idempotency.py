@@ -16,13 +16,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from server.auth import current_user
-from server.errors import AppError
+from server.core.errors import AppError
+from server.core.identity import current_user
+from server.core.signals import account_deleting
 from server.extensions import db
 from server.models.idempotency import IdempotencyKey
 from server.models.users import User
-from server.services.users import account_deleting
-from server.timeutil import utcnow
+from server.util.clock import utcnow
 
 HEADER = "Idempotency-Key"
 KEEP_FOR = dt.timedelta(hours=24)

@@ -21,8 +21,8 @@ from flask_smorest import Blueprint
 from limits import parse_many
 from limits.errors import StorageError
 
-from server.auth import current_user
-from server.errors import AppError
+from server.core.errors import AppError
+from server.core.identity import current_user
 
 # Per user, generous for a person and tight for a script: a citizen files a few complaints a
 # day (up to 9 photos each), and a weak network may replay a submission (replays count too);
@@ -59,7 +59,6 @@ limiter = Limiter(key_func=client_ip, key_prefix="xiuhua:rl", headers_enabled=Fa
 
 
 # For a 429 that does not come from ``hit`` (which knows when its window frees up).
-DEFAULT_RETRY_AFTER = 60
 
 
 def init_limiter(app) -> None:

@@ -20,7 +20,7 @@ from flask import current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from server.errors import AppError
+from server.core.errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +274,6 @@ class WeChatGateway:
             raise unavailable() from None
         suggest = (result.get("result") or {}).get("suggest", "review")
         return suggest if suggest in ("pass", "review", "risky") else "review"
+
+
+wechat = WeChatGateway()

@@ -29,7 +29,7 @@ from schemas.open311 import (
     Open311ServiceSchema,
     Open311TokenSchema,
 )
-from server.open311 import params, render
+from server.web.open311 import params, render
 
 PREFIX = "/open311/v2"
 MEDIA_TYPES = {"json": "application/json", "xml": "text/xml"}

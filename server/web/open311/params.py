@@ -5,10 +5,10 @@ import math
 
 from flask import request
 
-from server import geo
 from server.services.complaints.cases import MAX_DESCRIPTION
 from server.services.open311 import EARLIEST, LATEST
-from server.timeutil import CST
+from server.util import geo
+from server.util.clock import CST
 
 FORMATS = ("json", "xml")
 # The longest value of each parameter, in characters (blanks around it not counted); the
@@ -30,7 +30,7 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-# The WGS-84 points a filing may place a case at: China's box (``server.geo``) less a margin
+# The WGS-84 points a filing may place a case at: China's box (``server.util.geo``) less a margin
 # wider than GCJ-02 ever moves a point (0.004° of latitude, 0.010° of longitude), so that the
 # converted point stays inside the box that ``create_complaint`` checks.
 MARGIN = 0.02

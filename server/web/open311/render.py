@@ -13,11 +13,11 @@ import xml.etree.ElementTree as ET
 
 from flask import Response
 
-from server import geo
-from server.media import media_url
 from server.models.complaints import Complaint, ComplaintCategory
-from server.privacy import redact_text
-from server.timeutil import CST
+from server.util import geo
+from server.util.clock import CST
+from server.util.media import media_url
+from server.util.privacy import redact_text
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this interface (fields, behaviour) last changed.

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from server.extensions import db
 
 bp = Blueprint("health", __name__)
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def migration_state() -> tuple[set[str], set[str]]:

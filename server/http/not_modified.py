@@ -5,7 +5,8 @@ The mini-program revalidates its cached map layer with ``If-None-Match``. The fu
 the answer is always the same 304. A list view opts in through
 ``app.extensions["not_modified"]``: ``route`` names its path and data version once, and
 ``remember`` records each ETag it answers for a path and query string, with the data version
-it read before the data (``server.versions``) and the instant its content changes by itself
+it read before the data (``server.services.data_versions``) and the instant its content
+changes by itself
 (the next opening or closing time on the page). Later a GET for that same path and query
 string whose ``If-None-Match`` holds that ETag, while the version is unchanged and that
 instant has not come, is answered here with the same headers the view would send, without
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 
 from werkzeug.http import parse_etags, quote_etag
 
-from server import versions
-from server.security import HEADERS
+from server.http.security import HEADERS
+from server.services import data_versions as versions
 
 log = logging.getLogger("xiuhua.request")
 

@@ -12,12 +12,12 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
-from server import geo
-from server.errors import AppError
-from server.open311 import params, render, spec
-from server.open311.params import Open311Error, bad
-from server.ratelimit import DEFAULT_RETRY_AFTER, hit, per_ip
+from server.core.errors import DEFAULT_RETRY_AFTER, AppError
+from server.core.ratelimit import hit, per_ip
 from server.services import open311 as service
+from server.util import geo
+from server.web.open311 import params, render, spec
+from server.web.open311.params import Open311Error, bad
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 ``track(Model, name)`` makes every flush that inserts, updates or deletes a ``Model`` row move
 the counter ``name`` in the same transaction, so a value computed from the data stays right
-for as long as the counter has not moved (the ETag fast path of ``server.not_modified``).
+for as long as the counter has not moved (the ETag fast path of ``server.http.not_modified``).
 
 ``current(app, name)`` reads the counter at most once per ``DATA_VERSION_TTL_SECONDS`` in a process
 (each read is one primary-key lookup); a process that commits a change forgets its copy at
@@ -16,7 +16,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
-from server.db import reading
+from server.core.db import reading
 from server.extensions import db
 from server.models.versions import DataVersion
 

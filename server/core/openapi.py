@@ -9,8 +9,8 @@ it). The standard ones are derived here once, instead of on every view:
 - a request body: 400 (malformed), 413 (too large), 415, 422 (invalid);
 - query parameters: 422; path parameters: 404;
 - writes (POST/PUT/PATCH/DELETE): 409 (the state changed or forbids it);
-- ``x-rate-limited`` (set by ``server.ratelimit``): 429;
-- ``x-idempotent`` (set by ``server.idempotency``): 400, 409, 422.
+- ``x-rate-limited`` (set by ``server.core.ratelimit``): 429;
+- ``x-idempotent`` (set by ``server.http.idempotency``): 400, 409, 422.
 """
 
 import http

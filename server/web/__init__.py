@@ -1,0 +1,1 @@
+"""HTTP endpoints outside the mini-program API: operations probes, stored photos, Open311."""
