@@ -4,8 +4,8 @@ versions that keep those answers right (server/versions.py)."""
 import pytest
 from sqlalchemy import select, text
 
-from server.http import not_modified
 from server.extensions import db
+from server.http import not_modified
 from server.http.security import HEADERS
 from server.models.toilets import Toilet
 from server.models.versions import DataVersion
