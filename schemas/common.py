@@ -11,7 +11,6 @@ Conventions (documented in README "API conventions"):
 import datetime as dt
 import re
 from functools import cache
-from zoneinfo import ZoneInfo
 
 from marshmallow import (
     EXCLUDE,
@@ -24,11 +23,9 @@ from marshmallow import (
 
 from server.core.errors import AppError
 from server.util import geo
+from server.util.bounds import INT_MAX, INT_MIN
+from server.util.clock import CST
 
-CST = ZoneInfo("Asia/Shanghai")
-
-# Every id and count is a 32-bit integer column (PostgreSQL ``integer``).
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 # NUL is the one character no text column takes (PostgreSQL refuses it): text without a
 # pattern of its own gets STORABLE_TEXT. Patterns are written for both regex engines that
 # read them (Python's here, the ECMA/Rust ones of clients): explicit classes, no \s.

@@ -28,7 +28,6 @@ from server.models.toilets import (
     KIND_LABELS,
     KINDS,
     MAX_BBOX_DEGREES,
-    MAX_ID,
     MAX_LIMIT,
     MAX_RADIUS_M,
     REPORT_KINDS,
@@ -37,6 +36,7 @@ from server.models.toilets import (
 )
 from server.util import geo
 from server.util import opening_hours as hours
+from server.util.bounds import MAX_ID
 from server.util.clock import local_today
 
 OPENING_HOURS_HELP = (

@@ -6,11 +6,11 @@ overflow inside the database driver (SQLite raises OverflowError on such a numbe
 
 from werkzeug.routing import IntegerConverter
 
-INT32_MAX = 2**31 - 1
+from server.util.bounds import MAX_ID
 
 
 class IdConverter(IntegerConverter):
-    def __init__(self, map, fixed_digits=0, min=None, max=INT32_MAX, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -30,7 +30,6 @@ from server.extensions import db
 from server.models.types import UTCDateTime
 from server.util.clock import utcnow
 
-MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger id in a request cannot exist
 CELL_SCALE = 100  # lat_cell = floor(lat * CELL_SCALE): 0.01° bands
 
 CATEGORIES = ("class_1", "class_2", "class_3", "attached", "mobile")

@@ -26,6 +26,7 @@ from server.models.complaints import (
 from server.models.open311 import Open311ApiKey, Open311Submission
 from server.models.users import User
 from server.services.complaints import create_complaint
+from server.util.bounds import MAX_ID
 from server.util.clock import utcnow
 
 KEY_PREFIX = "o311_"
@@ -81,7 +82,6 @@ def list_keys(page: int, page_size: int) -> dict:
 
 
 # An INTEGER primary key: larger numbers name no row (and PostgreSQL refuses to compare them).
-MAX_ID = 2**31 - 1
 
 
 def get_key(key_id: int) -> Open311ApiKey:

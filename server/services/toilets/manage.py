@@ -6,10 +6,11 @@ from sqlalchemy import func, select
 
 from server.core.errors import AppError, conflict, not_found
 from server.extensions import db
-from server.models.toilets import FACILITIES, MAX_ID, Toilet, ToiletAudit
+from server.models.toilets import FACILITIES, Toilet, ToiletAudit
 from server.models.users import User
 from server.services import uploads
 from server.services.toilets import search
+from server.util.bounds import MAX_ID
 from server.util.clock import utcnow
 
 DUPLICATE_DISTANCE_M = 30
