@@ -52,20 +52,24 @@ def project_modules() -> list[str]:
     return modules
 
 
-def test_every_module_imports_alone():
-    modules = project_modules()
-    assert len(modules) > 100
-    env = {**os.environ, "APP_ENV": "testing", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
+def run_probe(modules: list[str], root: pathlib.Path) -> subprocess.CompletedProcess:
+    """Import each of ``modules`` alone, with ``root`` as the project's folder."""
+    return subprocess.run(
         [sys.executable, "-c", PROBE % {"packages": PACKAGES}],
         input="\n".join(modules),
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env=env,
+        cwd=root,
+        env={**os.environ, "APP_ENV": "testing", "PYTHONPATH": str(root)},
         timeout=120,
         check=False,
     )
+
+
+def test_every_module_imports_alone():
+    modules = project_modules()
+    assert len(modules) > 100
+    result = run_probe(modules, ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -75,16 +79,6 @@ def test_the_probe_catches_a_module_that_cannot_import_alone(tmp_path):
     (tmp_path / "server" / "__init__.py").write_text("")
     (tmp_path / "server" / "a.py").write_text("from server.b import X\nY = 1\n")
     (tmp_path / "server" / "b.py").write_text("from server.a import Y\nX = 2\n")
-    env = {**os.environ, "APP_ENV": "testing", "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE % {"packages": PACKAGES}],
-        input="server.a\nserver.b",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = run_probe(["server.a", "server.b"], tmp_path)
     assert result.returncode == 1
     assert "server.a" in result.stdout and "ImportError" in result.stdout
